@@ -1,0 +1,209 @@
+"""The metadata service interface every cloud implements, with upstream defaults."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import requests
+
+from agent.plugins.base import AgentContext
+
+LOG = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class NotExistingMetadataException(Exception):
+    """The requested item is absent from the metadata (an HTTP 404, a missing file)."""
+
+
+class MetadataNotFoundException(Exception):
+    """No configured metadata service could be loaded."""
+
+
+class MetadataService:
+    """Base service: every getter answers "nothing", as upstream's base class does.
+
+    Subclasses override ``load`` and ``_get_data``; data reads are cached per run by
+    ``(path, decode)`` and, when ``retries_enabled``, retried ``retry_count`` more times
+    ``retry_count_interval`` seconds apart on any error except a missing item.
+    """
+
+    retries_enabled = False
+
+    def __init__(self, context: AgentContext) -> None:
+        self.context = context
+        self.conf = context.conf
+        self.osutils = context.osutils
+        self._cache: dict[tuple[str, bool], Any] = {}
+
+    def get_name(self) -> str:
+        return type(self).__name__
+
+    def load(self) -> bool:
+        self._cache.clear()
+        return False
+
+    # --- data access -------------------------------------------------------------------
+
+    def _get_data(self, path: str) -> bytes:
+        raise NotImplementedError
+
+    def _exec_with_retry(self, action: Callable[[], T]) -> T:
+        retry_count: int = self.conf.get("retry_count") if self.retries_enabled else 0
+        interval: float = self.conf.get("retry_count_interval")
+        attempt = 0
+        while True:
+            try:
+                return action()
+            except NotExistingMetadataException:
+                raise
+            except Exception as ex:
+                if attempt >= retry_count:
+                    raise
+                attempt += 1
+                LOG.debug("Retrying metadata request (%d/%d) after: %s", attempt, retry_count, ex)
+                self.osutils.sleep(interval)
+
+    def _get_cache_data(self, path: str, decode: bool = False) -> Any:
+        key = (path, decode)
+        if key in self._cache:
+            return self._cache[key]
+        data: Any = self._exec_with_retry(lambda: self._get_data(path))
+        if decode:
+            data = _decode_text(data, path)
+        self._cache[key] = data
+        return data
+
+    # --- what plugins ask for; upstream's defaults ---------------------------------------
+
+    def get_instance_id(self) -> str | None:
+        return None
+
+    def get_host_name(self) -> str | None:
+        return None
+
+    def get_public_keys(self) -> list[str] | None:
+        return None
+
+    def get_user_pwd_encryption_key(self) -> str | None:
+        keys = self.get_public_keys()
+        return keys[0] if keys else None
+
+    def get_admin_username(self) -> str | None:
+        return None
+
+    def get_admin_password(self) -> str | None:
+        return None
+
+    def get_user_data(self) -> bytes | None:
+        return None
+
+    def get_decoded_user_data(self) -> bytes | None:
+        data = self.get_user_data()
+        if data and data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        return data
+
+    def get_client_auth_certs(self) -> list[str] | None:
+        return None
+
+    def get_kms_host(self) -> str | None:
+        return None
+
+    @property
+    def can_post_password(self) -> bool:
+        return False
+
+    @property
+    def is_password_set(self) -> bool:
+        return False
+
+    def post_password(self, enc_password_b64: bytes) -> bool:
+        return False
+
+    @property
+    def can_update_password(self) -> bool:
+        return False
+
+    def is_password_changed(self) -> bool:
+        return False
+
+    def provisioning_started(self) -> None:
+        pass
+
+    def provisioning_completed(self) -> None:
+        pass
+
+    def provisioning_failed(self) -> None:
+        pass
+
+    def cleanup(self) -> None:
+        pass
+
+
+def _decode_text(data: Any, path: str) -> str | None:
+    # Upstream turns undecodable data into None rather than failing; callers then see
+    # "no data", which is what users of broken metadata observe.
+    if isinstance(data, str):
+        return data
+    if isinstance(data, bytes):
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            LOG.error("Metadata at %r is not UTF-8 text", path)
+            return None
+    LOG.error("Metadata at %r is not text", path)
+    return None
+
+
+class HttpMetadataService(MetadataService):
+    """A service read over HTTP(S) with ``requests``; 404 means "not existing"."""
+
+    retries_enabled = True
+
+    def __init__(self, context: AgentContext, base_url: str, group: str) -> None:
+        super().__init__(context)
+        self.base_url = base_url
+        self._group = group
+
+    def _verify(self) -> bool | str:
+        # Upstream passes ``https_allow_insecure`` itself as the verify flag, so the
+        # default (False) disables certificate checks. Reproduced on purpose: it is what
+        # deployed agents do against HTTPS metadata endpoints.
+        ca_bundle: str | None = self.conf.get("https_ca_bundle", self._group)
+        if ca_bundle:
+            return ca_bundle
+        allow_insecure: bool = self.conf.get("https_allow_insecure", self._group)
+        return allow_insecure
+
+    def url_for(self, path: str) -> str:
+        if path.startswith("http"):
+            return path
+        return requests.compat.urljoin(self.base_url, path)
+
+    def _http_request(
+        self,
+        path: str,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        method: str | None = None,
+    ) -> bytes:
+        method = method or ("POST" if data else "GET")
+        # No timeout, as upstream: a metadata server that never answers stalls the agent.
+        response = requests.request(
+            method, self.url_for(path), data=data, headers=headers, verify=self._verify()
+        )
+        response.raise_for_status()
+        return response.content
+
+    def _get_data(self, path: str) -> bytes:
+        try:
+            return self._http_request(path)
+        except requests.HTTPError as ex:
+            if ex.response is not None and ex.response.status_code == 404:
+                raise NotExistingMetadataException(f"{path}: not found") from ex
+            raise

@@ -1,0 +1,96 @@
+"""Discovery: the first service in ``metadata_services`` whose ``load()`` succeeds."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from agent.metadata.base import (
+    MetadataNotFoundException,
+    MetadataService,
+    NotExistingMetadataException,
+)
+from agent.plugins.base import AgentContext
+
+LOG = logging.getLogger(__name__)
+
+_UPSTREAM = "cloudbaseinit.metadata.services."
+
+# Every upstream service class path -> "our_module:OurClass", or None where guestsim
+# does not implement the service yet.
+UPSTREAM_SERVICES: dict[str, str | None] = {
+    f"{_UPSTREAM}httpservice.HttpService": "agent.metadata.openstack:OpenStackHttpService",
+    f"{_UPSTREAM}configdrive.ConfigDriveService": None,
+    f"{_UPSTREAM}ec2service.EC2Service": None,
+    f"{_UPSTREAM}maasservice.MaaSHttpService": None,
+    f"{_UPSTREAM}cloudstack.CloudStack": None,
+    f"{_UPSTREAM}opennebulaservice.OpenNebulaService": None,
+    f"{_UPSTREAM}azureservice.AzureService": None,
+    f"{_UPSTREAM}gceservice.GCEService": None,
+    f"{_UPSTREAM}nocloudservice.NoCloudConfigDriveService": None,
+    f"{_UPSTREAM}ovfservice.OvfService": None,
+    f"{_UPSTREAM}packet.PacketService": None,
+    f"{_UPSTREAM}vmwareguestinfoservice.VMwareGuestInfoService": None,
+    f"{_UPSTREAM}oraclecloudservice.OracleCloudService": None,
+    f"{_UPSTREAM}base.EmptyMetadataService": "agent.metadata.factory:EmptyMetadataService",
+}
+
+
+class MetadataServiceImportError(Exception):
+    """A configured class path names no metadata service; upstream aborts the run here."""
+
+
+class EmptyMetadataService(MetadataService):
+    """``base.EmptyMetadataService``: always loads, knows nothing, keeps no plugin state."""
+
+    def load(self) -> bool:
+        super().load()
+        return True
+
+    def get_admin_username(self) -> str | None:
+        raise NotExistingMetadataException("the empty metadata service has no admin user")
+
+    def get_admin_password(self) -> str | None:
+        raise NotExistingMetadataException("the empty metadata service has no password")
+
+    def is_password_changed(self) -> bool:
+        raise NotExistingMetadataException("the empty metadata service has no password")
+
+
+def service_class(path: str) -> type[MetadataService] | None:
+    """Our class for an upstream path; None when not implemented; raises when unknown."""
+    if path not in UPSTREAM_SERVICES:
+        raise MetadataServiceImportError(f"No metadata service class at {path!r}")
+    target = UPSTREAM_SERVICES[path]
+    if target is None:
+        return None
+    module_name, _, class_name = target.partition(":")
+    cls: type[MetadataService] = getattr(importlib.import_module(module_name), class_name)
+    return cls
+
+
+def get_metadata_service(context: AgentContext) -> MetadataService:
+    for path in context.conf.get("metadata_services"):
+        cls = service_class(path)
+        if cls is None:
+            LOG.warning("Metadata service %r is not implemented by guestsim yet; skipped", path)
+            context.events("metadata_service_probe", service=path, result="not_implemented")
+            continue
+        # Construction is outside the error handling on purpose: upstream lets a failing
+        # constructor abort discovery (and the run).
+        service = cls(context)
+        try:
+            loaded = service.load()
+        except Exception as ex:
+            LOG.error("Failed to load metadata service '%s'", path)
+            LOG.debug("Load failure: %s: %s", type(ex).__name__, ex)
+            context.events(
+                "metadata_service_probe", service=path, result="error", error=type(ex).__name__
+            )
+            continue
+        context.events(
+            "metadata_service_probe", service=path, result="loaded" if loaded else "not_loaded"
+        )
+        if loaded:
+            return service
+    raise MetadataNotFoundException("No available service found")

@@ -1,0 +1,140 @@
+"""OpenStack metadata: the document format, and the HTTP service that serves it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import requests
+
+from agent.metadata.base import (
+    HttpMetadataService,
+    MetadataService,
+    NotExistingMetadataException,
+)
+from agent.plugins.base import AgentContext
+
+LOG = logging.getLogger(__name__)
+
+PASSWORD_API_VERSION = "2013-04-04"
+CERT_HEADER = "-----BEGIN CERTIFICATE-----"
+
+
+def _unique(items: list[str]) -> list[str]:
+    # Upstream de-duplicates through a set, which makes the "first" key (the one used to
+    # encrypt posted passwords) depend on hash seeds. We keep first-seen order instead.
+    return list(dict.fromkeys(items))
+
+
+class OpenStackMetadata(MetadataService):
+    """Getters over ``meta_data.json``, shared by the HTTP service and the config drive."""
+
+    def _get_meta_data(self, version: str = "latest") -> dict[str, Any]:
+        data = self._get_cache_data(f"openstack/{version}/meta_data.json", decode=True)
+        if not data:
+            # Upstream's quirk: an empty body loads, then every getter fails.
+            raise ValueError(f"openstack/{version}/meta_data.json is empty")
+        parsed = json.loads(data)
+        if not isinstance(parsed, dict):
+            raise ValueError(f"openstack/{version}/meta_data.json is not a JSON object")
+        return parsed
+
+    def _meta(self) -> dict[str, Any]:
+        meta = self._get_meta_data().get("meta") or {}
+        return meta if isinstance(meta, dict) else {}
+
+    def get_instance_id(self) -> str | None:
+        value = self._get_meta_data().get("uuid")
+        return None if value is None else str(value)
+
+    def get_host_name(self) -> str | None:
+        value = self._get_meta_data().get("hostname")
+        return None if value is None else str(value)
+
+    def get_public_keys(self) -> list[str] | None:
+        meta_data = self._get_meta_data()
+        keys = [str(key).strip() for key in (meta_data.get("public_keys") or {}).values()]
+        for entry in meta_data.get("keys") or []:
+            if entry["type"] == "ssh":
+                keys.append(str(entry["data"]).strip())
+        return _unique(keys)
+
+    def get_admin_username(self) -> str | None:
+        return self._meta().get("admin_username")
+
+    def get_admin_password(self) -> str | None:
+        return self._meta().get("admin_pass") or self._get_meta_data().get("admin_pass")
+
+    def get_kms_host(self) -> str | None:
+        return self._meta().get("kms_host") or self._get_meta_data().get("kms_host")
+
+    def get_user_data(self) -> bytes | None:
+        data: bytes = self._get_cache_data("openstack/latest/user_data")
+        return data
+
+    def get_client_auth_certs(self) -> list[str] | None:
+        meta = self._meta()
+        chunks: list[str] = []
+        index = 0
+        while meta.get(f"admin_cert{index}"):
+            chunks.append(str(meta[f"admin_cert{index}"]))
+            index += 1
+        certs = ["".join(chunks)] if chunks else []
+        for entry in self._get_meta_data().get("keys") or []:
+            if entry["type"] == "x509":
+                certs.append(str(entry["data"]))
+        if not certs:
+            try:
+                user_data = self.get_user_data() or b""
+            except NotExistingMetadataException:
+                user_data = b""
+            if user_data.strip().startswith(CERT_HEADER.encode()):
+                certs.append(user_data.decode("utf-8", "replace"))
+        return _unique([cert.strip() for cert in certs])
+
+
+class OpenStackHttpService(OpenStackMetadata, HttpMetadataService):
+    """``cloudbaseinit.metadata.services.httpservice.HttpService``."""
+
+    def get_name(self) -> str:
+        return "HttpService"
+
+    def __init__(self, context: AgentContext) -> None:
+        HttpMetadataService.__init__(
+            self, context, context.conf.get("metadata_base_url", "openstack"), "openstack"
+        )
+
+    def load(self) -> bool:
+        super().load()
+        try:
+            self._get_meta_data()
+            return True
+        except Exception as ex:
+            LOG.debug("Metadata not found at URL '%s': %s", self.base_url, ex)
+            return False
+
+    @property
+    def can_post_password(self) -> bool:
+        try:
+            self._get_meta_data(PASSWORD_API_VERSION)
+            return True
+        except NotExistingMetadataException:
+            return False
+
+    @property
+    def is_password_set(self) -> bool:
+        # Deliberately uncached and not retried: the answer changes when we post.
+        return len(self._get_data(f"openstack/{PASSWORD_API_VERSION}/password")) > 0
+
+    def post_password(self, enc_password_b64: bytes) -> bool:
+        path = f"openstack/{PASSWORD_API_VERSION}/password"
+        try:
+            self._exec_with_retry(lambda: self._http_request(path, data=enc_password_b64))
+        except requests.HTTPError as ex:
+            # Upstream means to treat 409 (already set) as "not posted" but tests the
+            # wrong exception type, so a 409 is retried and then fails the plugin. Kept:
+            # images in the field behave this way.
+            LOG.debug("Posting the password failed: %s", ex)
+            raise
+        return True

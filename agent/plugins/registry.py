@@ -1,0 +1,120 @@
+"""Upstream plugin class paths, and the classes of ours that implement them.
+
+Users' ``cloudbase-init.conf`` files name plugins by upstream dotted path; this table is
+what makes those files work unchanged.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+
+from agent.plugins.base import Plugin
+
+LOG = logging.getLogger(__name__)
+
+_UPSTREAM = "cloudbaseinit.plugins."
+
+# Paths that older configs use; upstream rewrites them with a warning.
+LEGACY_ALIASES: dict[str, str] = {
+    f"{_UPSTREAM}windows.{module}.{cls}": f"{_UPSTREAM}common.{module}.{cls}"
+    for module, cls in (
+        ("mtu", "MTUPlugin"),
+        ("sethostname", "SetHostNamePlugin"),
+        ("networkconfig", "NetworkConfigPlugin"),
+        ("sshpublickeys", "SetUserSSHPublicKeysPlugin"),
+        ("userdata", "UserDataPlugin"),
+        ("setuserpassword", "SetUserPasswordPlugin"),
+        ("localscripts", "LocalScriptsPlugin"),
+    )
+}
+
+# Every plugin class upstream ships, mapped to "our_module:OurClass", or None where
+# guestsim does not implement it yet.
+UPSTREAM_PLUGINS: dict[str, str | None] = {
+    f"{_UPSTREAM}common.mtu.MTUPlugin": "agent.plugins.mtu:MTUPlugin",
+    f"{_UPSTREAM}common.ntpclient.NTPClientPlugin": "agent.plugins.ntpclient:NTPClientPlugin",
+    f"{_UPSTREAM}windows.ntpclient.NTPClientPlugin": (
+        "agent.plugins.ntpclient:WindowsNTPClientPlugin"
+    ),
+    f"{_UPSTREAM}common.sethostname.SetHostNamePlugin": (
+        "agent.plugins.sethostname:SetHostNamePlugin"
+    ),
+    f"{_UPSTREAM}windows.createuser.CreateUserPlugin": "agent.plugins.createuser:CreateUserPlugin",
+    f"{_UPSTREAM}common.setuserpassword.SetUserPasswordPlugin": (
+        "agent.plugins.setuserpassword:SetUserPasswordPlugin"
+    ),
+    f"{_UPSTREAM}common.networkconfig.NetworkConfigPlugin": None,
+    f"{_UPSTREAM}common.sshpublickeys.SetUserSSHPublicKeysPlugin": None,
+    f"{_UPSTREAM}common.userdata.UserDataPlugin": None,
+    f"{_UPSTREAM}common.localscripts.LocalScriptsPlugin": None,
+    f"{_UPSTREAM}common.ephemeraldisk.EphemeralDiskPlugin": None,
+    f"{_UPSTREAM}common.trim.TrimConfigPlugin": None,
+    f"{_UPSTREAM}windows.extendvolumes.ExtendVolumesPlugin": None,
+    f"{_UPSTREAM}windows.licensing.WindowsLicensingPlugin": None,
+    f"{_UPSTREAM}windows.pagefiles.PageFilesPlugin": None,
+    f"{_UPSTREAM}windows.rdp.RDPSettingsPlugin": None,
+    f"{_UPSTREAM}windows.rdp.RDPPostCertificateThumbprintPlugin": None,
+    f"{_UPSTREAM}windows.sanpolicy.SANPolicyPlugin": None,
+    f"{_UPSTREAM}windows.updates.WindowsAutoUpdatesPlugin": None,
+    f"{_UPSTREAM}windows.winrmlistener.ConfigWinRMListenerPlugin": None,
+    f"{_UPSTREAM}windows.winrmcertificateauth.ConfigWinRMCertificateAuthPlugin": None,
+    f"{_UPSTREAM}windows.bootconfig.BootStatusPolicyPlugin": None,
+    f"{_UPSTREAM}windows.bootconfig.BCDConfigPlugin": None,
+    f"{_UPSTREAM}windows.certificates.ServerCertificatesPlugin": None,
+    f"{_UPSTREAM}windows.displayidletimeout.DisplayIdleTimeoutConfigPlugin": None,
+    f"{_UPSTREAM}windows.azureguestagent.AzureGuestAgentPlugin": None,
+}
+
+# Modules that exist upstream without being plugins (abstract bases, helpers). Naming a
+# class in them that does not exist is an attribute error, not an import error.
+_UPSTREAM_HELPER_MODULES = (
+    f"{_UPSTREAM}common.createuser",
+    f"{_UPSTREAM}common.execcmd",
+    f"{_UPSTREAM}common.fileexecutils",
+    f"{_UPSTREAM}common.userdatautils",
+    f"{_UPSTREAM}common.base",
+)
+UPSTREAM_MODULES: frozenset[str] = frozenset(
+    [path.rpartition(".")[0] for path in UPSTREAM_PLUGINS] + list(_UPSTREAM_HELPER_MODULES)
+)
+
+
+class PluginImportError(Exception):
+    """The module of a configured plugin path does not exist (upstream: ImportError)."""
+
+
+class PluginClassMissing(Exception):
+    """The module exists but has no such class; upstream aborts the whole run on this."""
+
+
+class PluginNotImplemented(Exception):
+    """A genuine upstream plugin that guestsim's agent does not implement yet."""
+
+
+@dataclass(frozen=True)
+class ResolvedPath:
+    path: str
+    legacy_alias_of: str | None = None
+
+
+def canonical_path(path: str) -> ResolvedPath:
+    if path in LEGACY_ALIASES:
+        return ResolvedPath(LEGACY_ALIASES[path], legacy_alias_of=path)
+    return ResolvedPath(path)
+
+
+def load_plugin_class(path: str) -> type[Plugin]:
+    """The class for a canonical (non-legacy) upstream path, or one of the errors above."""
+    if path in UPSTREAM_PLUGINS:
+        target = UPSTREAM_PLUGINS[path]
+        if target is None:
+            raise PluginNotImplemented(path)
+        module_name, _, class_name = target.partition(":")
+        cls: type[Plugin] = getattr(importlib.import_module(module_name), class_name)
+        return cls
+    module, _, name = path.rpartition(".")
+    if module in UPSTREAM_MODULES:
+        raise PluginClassMissing(f"module {module!r} has no attribute {name!r}")
+    raise PluginImportError(path)

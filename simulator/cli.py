@@ -1,0 +1,131 @@
+"""The ``guestsim`` command line: thin over the scenario library, reports and traces."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from simulator.errors import GuestsimError
+from simulator.paths import bundled
+from simulator.report import console_line, summary_counts, summary_line, write_json, write_junit
+from simulator.scenario import discover, load_scenario, run_scenario
+from simulator.trace import format_event
+
+EXIT_PASSED = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
+@click.version_option(package_name="guestsim")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Replay Windows guest initialisation (cloudbase-init) on a simulated machine.
+
+    Each scenario boots a simulated Windows guest against a simulated cloud, runs the
+    agent with the scenario's configuration through every reboot, and checks the final
+    machine state and the event trace against the scenario's expectations.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--seed", type=int, help="Seed for every scenario (default: each scenario's own).")
+@click.option(
+    "--junit", "junit_path", type=click.Path(dir_okay=False), help="Write JUnit XML here."
+)
+@click.option(
+    "--json", "json_path", type=click.Path(dir_okay=False), help="Write a JSON report here."
+)
+def run(
+    paths: tuple[Path, ...], seed: int | None, junit_path: str | None, json_path: str | None
+) -> None:
+    """Run scenarios: files, or folders searched for *.yaml (default: the bundled library).
+
+    Prints one line per scenario and a summary. Exit status: 0 all passed, 1 any
+    scenario failed, 2 a scenario file or the command line is invalid.
+
+    \b
+    Examples:
+      guestsim run
+      guestsim run scenarios/boot/openstack-happy-path.yaml --junit report.xml
+      guestsim run my-scenarios/ --seed 7 --json report.json
+    """
+    files = discover(paths or [bundled("scenarios")])
+    if not files:
+        raise click.UsageError("no scenario files found")
+    scenarios = [load_scenario(path) for path in files]
+    outcomes = []
+    for scenario in scenarios:
+        outcome = run_scenario(scenario, seed)
+        outcomes.append(outcome)
+        click.echo(console_line(outcome))
+    click.echo(summary_line(outcomes))
+    if junit_path:
+        write_junit(outcomes, junit_path)
+    if json_path:
+        write_json(outcomes, json_path)
+    _, failed = summary_counts(outcomes)
+    sys.exit(EXIT_FAILED if failed else EXIT_PASSED)
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--seed", type=int, help="Seed for the run (default: the scenario's own).")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "jsonl"]),
+    default="text",
+    show_default=True,
+    help="A readable timeline, or the raw JSON-lines trace.",
+)
+@click.option("--log", "show_log", is_flag=True, help="Also print the agent's log lines.")
+def trace(scenario: Path, seed: int | None, output_format: str, show_log: bool) -> None:
+    """Print the event timeline of one scenario's run.
+
+    Every boot, stage, plugin start/end with status and reboot flag, OS change, HTTP
+    request, DHCP exchange, sleep and reboot, with its virtual time since power-on.
+    The output is identical for the same scenario and seed on every host.
+    """
+    outcome = run_scenario(load_scenario(scenario), seed)
+    if output_format == "jsonl":
+        click.echo(outcome.result.trace.to_jsonl(), nl=False)
+    else:
+        for event in outcome.result.trace:
+            click.echo(format_event(event))
+        click.echo(console_line(outcome))
+    if show_log:
+        click.echo("\n".join(outcome.result.log))
+
+
+def main() -> None:
+    """Console entry point: every error is one line and a non-zero exit, never a traceback."""
+    debug = "--debug" in sys.argv[1:]
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(EXIT_FAILED)
+    except click.ClickException as ex:
+        ex.show()
+        sys.exit(EXIT_USAGE)
+    except GuestsimError as ex:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: {ex}", err=True)
+        sys.exit(EXIT_USAGE)
+    except Exception as ex:
+        if debug:
+            traceback.print_exc()
+        click.echo(
+            f"internal error: {type(ex).__name__}: {ex} (run with --debug for details)", err=True
+        )
+        sys.exit(EXIT_INTERNAL)

@@ -1,0 +1,198 @@
+"""Judging a run: a scenario's ``expect`` block against the final state and the trace."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from agent.init import plugin_status_section
+from agent.plugins.base import PLUGIN_EXECUTE_ON_NEXT_BOOT, PLUGIN_EXECUTION_DONE
+from simulator.machine import RunResult
+from simulator.windows.registry import RegistryError
+from simulator.windows.state import AGENT_KEY
+
+_STATUS_NAMES = {PLUGIN_EXECUTION_DONE: "done", PLUGIN_EXECUTE_ON_NEXT_BOOT: "next_boot"}
+
+
+def outcome_of(result: RunResult) -> str:
+    if result.reboot_loop:
+        return "reboot_loop"
+    last = result.boots[-1].outcome if result.boots else "stopped"
+    return last if last in ("crashed", "not_modelled") else "stopped"
+
+
+def _mismatch(field: str, expected: Any, actual: Any) -> str:
+    return f"{field}: expected {expected!r}, got {actual!r}"
+
+
+def _last_event_field(result: RunResult, kind: str, name: str) -> Any:
+    events = result.trace.of_kind(kind)
+    return events[-1].get(name) if events else None
+
+
+def _registry_value(result: RunResult, key: str, name: str) -> Any:
+    try:
+        return result.state.registry.get_value(key, name).data
+    except RegistryError:
+        return None
+
+
+def _check_plugins(expected: dict[str, str], result: RunResult, instance_id: Any) -> list[str]:
+    failures = []
+    key = f"{AGENT_KEY}\\{plugin_status_section(instance_id).replace('/', chr(92))}"
+    for plugin, want in sorted(expected.items()):
+        value = _registry_value(result, key, plugin)
+        got = "absent" if value is None else _STATUS_NAMES.get(value, f"unknown value {value!r}")
+        if got != want:
+            failures.append(_mismatch(f"plugins.{plugin}", want, got))
+    return failures
+
+
+def _check_users(expected: dict[str, dict[str, Any]], result: RunResult) -> list[str]:
+    failures = []
+    for name, want in sorted(expected.items()):
+        user = result.state.find_user(name)
+        exists = user is not None
+        if want.get("exists", True) != exists:
+            failures.append(_mismatch(f"users.{name}.exists", want.get("exists", True), exists))
+            continue
+        if user is None:
+            continue
+        groups = sorted(
+            g.name for g in result.state.groups if any(m.lower() == name.lower() for m in g.members)
+        )
+        missing = [g for g in want.get("groups", []) if g.lower() not in map(str.lower, groups)]
+        if missing:
+            failures.append(f"users.{name}.groups: not a member of {missing}; member of {groups}")
+        if "password_expired" in want and want["password_expired"] != user.password_expired:
+            failures.append(
+                _mismatch(
+                    f"users.{name}.password_expired",
+                    want["password_expired"],
+                    user.password_expired,
+                )
+            )
+        if "has_password" in want and want["has_password"] != bool(user.password):
+            failures.append(
+                _mismatch(f"users.{name}.has_password", want["has_password"], bool(user.password))
+            )
+    return failures
+
+
+def _check_requests(expected: list[dict[str, Any]], result: RunResult) -> list[str]:
+    failures = []
+    recorded = [request for cloud in result.clouds for request in cloud.requests]
+    for index, want in enumerate(expected):
+        matching = [
+            r
+            for r in recorded
+            if r.path == want["path"]
+            and r.method == want.get("method", r.method)
+            and r.status == want.get("status", r.status)
+        ]
+        label = f"requests[{index}] {want.get('method', 'ANY')} {want['path']}"
+        if "count" in want:
+            if len(matching) != want["count"]:
+                failures.append(
+                    f"{label}: expected {want['count']} request(s), got {len(matching)}"
+                )
+        elif not matching:
+            failures.append(f"{label}: expected at least one request, got none")
+    return failures
+
+
+def _check_registry(expected: list[dict[str, Any]], result: RunResult) -> list[str]:
+    failures = []
+    for want in expected:
+        value = _registry_value(result, want["key"], want["name"])
+        label = f"registry {want['key']}\\{want['name']}"
+        if want.get("absent"):
+            if value is not None:
+                failures.append(f"{label}: expected absent, got {value!r}")
+        elif value != want.get("data"):
+            failures.append(_mismatch(label, want.get("data"), value))
+    return failures
+
+
+def _check_objects(
+    section: str, expected: dict[str, dict[str, Any]], find: Callable[[str], Any]
+) -> list[str]:
+    failures = []
+    for name, fields in sorted(expected.items()):
+        item = find(name)
+        if item is None:
+            failures.append(f"{section}.{name}: does not exist")
+            continue
+        for field, want in sorted(fields.items()):
+            got = getattr(item, field)
+            if got != want:
+                failures.append(_mismatch(f"{section}.{name}.{field}", want, got))
+    return failures
+
+
+def check_expectations(expect: dict[str, Any], result: RunResult) -> list[str]:
+    """Every unmet expectation as one readable line; empty when the run passed."""
+    failures: list[str] = []
+    trace = result.trace
+    outcome = outcome_of(result)
+    want_outcome = expect.get("outcome", "stopped")
+    if outcome != want_outcome:
+        detail = "; ".join(result.findings)
+        failures.append(
+            _mismatch("outcome", want_outcome, outcome) + (f" ({detail})" if detail else "")
+        )
+    if result.boot_count != expect["boots"]:
+        failures.append(_mismatch("boots", expect["boots"], result.boot_count))
+    for finding in expect.get("findings", []):
+        if not any(finding in actual for actual in result.findings):
+            failures.append(f"findings: no finding mentions {finding!r} (got {result.findings})")
+    state = result.state
+    if "computer_name" in expect and expect["computer_name"] != state.computer_name:
+        failures.append(_mismatch("computer_name", expect["computer_name"], state.computer_name))
+    if "pending_computer_name" in expect and (
+        expect["pending_computer_name"] != state.pending_computer_name
+    ):
+        failures.append(
+            _mismatch(
+                "pending_computer_name",
+                expect["pending_computer_name"],
+                state.pending_computer_name,
+            )
+        )
+    service_name = _last_event_field(result, "metadata_service", "name")
+    if "metadata_service" in expect and expect["metadata_service"] != service_name:
+        failures.append(_mismatch("metadata_service", expect["metadata_service"], service_name))
+    instance_id = expect.get(
+        "instance_id", _last_event_field(result, "metadata_service", "instance_id")
+    )
+    failures += _check_plugins(expect.get("plugins", {}), result, instance_id)
+    runs = Counter(str(e.get("plugin")) for e in trace.of_kind("plugin_start"))
+    for plugin, count in sorted(expect.get("plugin_runs", {}).items()):
+        if runs[plugin] != count:
+            failures.append(_mismatch(f"plugin_runs.{plugin}", count, runs[plugin]))
+    if "failed_plugins" in expect:
+        failed = sorted(
+            {str(e.get("plugin")) for e in trace.of_kind("plugin_end") if not e.get("success")}
+        )
+        if sorted(expect["failed_plugins"]) != failed:
+            failures.append(_mismatch("failed_plugins", sorted(expect["failed_plugins"]), failed))
+    if "provisioning" in expect:
+        reported = [e.get("state") for e in trace.of_kind("provisioning_report")]
+        if reported != expect["provisioning"]:
+            failures.append(_mismatch("provisioning", expect["provisioning"], reported))
+    failures += _check_users(expect.get("users", {}), result)
+    failures += _check_objects("adapters", expect.get("adapters", {}), state.find_adapter)
+    failures += _check_objects("services", expect.get("services", {}), state.find_service)
+    if "ntp_peers" in expect and expect["ntp_peers"] != state.ntp_peers:
+        failures.append(_mismatch("ntp_peers", expect["ntp_peers"], state.ntp_peers))
+    failures += _check_registry(expect.get("registry", []), result)
+    failures += _check_requests(expect.get("requests", []), result)
+    if "virtual_seconds_at_least" in expect:
+        last_ms = trace.events[-1].t_ms if trace.events else 0
+        if last_ms / 1000 < expect["virtual_seconds_at_least"]:
+            failures.append(
+                f"virtual time: expected at least {expect['virtual_seconds_at_least']} s, "
+                f"got {last_ms / 1000} s"
+            )
+    return failures

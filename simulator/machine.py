@@ -1,0 +1,252 @@
+"""A simulated VM: power it on, let the agent run, honour its reboots, keep what persists."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from agent.config import AgentConfig
+from agent.init import DEFAULT_ARGV, NO_RESET_FLAG, InitManager
+from agent.osutils import AGENT_SERVICE_NAME
+from agent.plugins.base import AgentContext
+from simulator.clock import VirtualClock
+from simulator.clouds.base import CloudApp
+from simulator.dhcp import BROADCAST, DhcpExchange, DhcpServer, SimulatedDhcpNetwork
+from simulator.errors import NotModelled
+from simulator.trace import Trace
+from simulator.transport import InProcessTransport
+from simulator.windows.osutils import FakeOSUtils, MachineHooks
+from simulator.windows.state import WindowsState, default_windows_state
+
+DEFAULT_MAX_BOOTS = 10
+# Guest seconds a Windows restart takes; only visible as a gap in trace timestamps.
+REBOOT_DURATION_S = 45
+
+AGENT_LOGGER = "agent"
+
+
+class _TimedDhcp:
+    """The simulated DHCP network, with an unanswered request costing its timeout."""
+
+    def __init__(self, network: SimulatedDhcpNetwork, clock: VirtualClock) -> None:
+        self.network = network
+        self.clock = clock
+
+    def source_address(self, server: str | None) -> str:
+        return self.network.source_address(server)
+
+    def exchange(self, server: str | None, request: bytes, timeout: float) -> bytes | None:
+        reply = self.network.exchange(server, request, timeout)
+        if reply is None:
+            self.clock.advance(timeout)
+        return reply
+
+
+@dataclass
+class BootRecord:
+    number: int
+    outcome: str  # "reboot", "stopped", "exited", "crashed" or "not_modelled"
+    exit_code: int | None
+    reboot_requested_by: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class RunResult:
+    boots: list[BootRecord]
+    trace: Trace
+    state: WindowsState
+    clouds: list[CloudApp]
+    findings: list[str] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def boot_count(self) -> int:
+        return len(self.boots)
+
+    @property
+    def reboot_loop(self) -> bool:
+        return any(finding.startswith("reboot loop") for finding in self.findings)
+
+
+class _LogCapture(logging.Handler):
+    def __init__(self, lines: list[str], trace: Trace) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines = lines
+        self.trace = trace
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            message = f"{message} ({type(error).__name__}: {error})"
+        self.lines.append(f"boot {self.trace.boot} {record.levelname} {record.name}: {message}")
+
+
+class Machine:
+    """One guest: its persistent state survives reboots; the agent starts at every boot."""
+
+    def __init__(
+        self,
+        conf: AgentConfig,
+        state: WindowsState | None = None,
+        clouds: Sequence[CloudApp] = (),
+        dhcp_servers: Sequence[DhcpServer] = (),
+        seed: int = 0,
+        max_boots: int = DEFAULT_MAX_BOOTS,
+        argv: Sequence[str] = DEFAULT_ARGV,
+    ) -> None:
+        self.conf = conf
+        self.state = state if state is not None else default_windows_state()
+        self.clouds = list(clouds)
+        self.rng = random.Random(seed)
+        self.max_boots = max_boots
+        self.argv = list(argv)
+        self.clock = VirtualClock()
+        self.trace = Trace(lambda: self.clock.elapsed_ms)
+        self.transport = InProcessTransport(self.clouds, self.trace)
+        self.dhcp = _TimedDhcp(
+            SimulatedDhcpNetwork(dhcp_servers, self._dhcp_sources(), self._on_dhcp), self.clock
+        )
+        self.log: list[str] = []
+        self._reboot_requested = False
+        self._crash: str | None = None
+
+    # --- the world around the agent ----------------------------------------------------------
+
+    def _dhcp_sources(self) -> dict[str, str]:
+        sources: dict[str, str] = {}
+        for adapter in self.state.adapters:
+            if adapter.dhcp_server:
+                sources.setdefault(adapter.dhcp_server, adapter.address)
+        if self.state.adapters:
+            sources[BROADCAST] = self.state.adapters[0].address
+        return sources
+
+    def _on_dhcp(self, exchange: DhcpExchange) -> None:
+        self.trace.emit(
+            "dhcp",
+            server=exchange.server,
+            client_mac=exchange.client_mac,
+            requested=exchange.requested,
+            answered=exchange.answered,
+        )
+
+    def _sleep(self, seconds: float) -> None:
+        self.trace.emit("sleep", seconds=seconds)
+        self.clock.advance(seconds)
+
+    def _request_reboot(self) -> None:
+        self.trace.emit("reboot")
+        self._reboot_requested = True
+
+    def _service_stopped(self, name: str) -> None:
+        if name.lower() == AGENT_SERVICE_NAME:
+            self.trace.emit("agent_service_stopped")
+
+    def _process_user(self, username: str | None) -> tuple[str, str]:
+        if username is None:
+            return "NT AUTHORITY", "SYSTEM"
+        return self.state.computer_name.upper(), username
+
+    # --- the agent process -------------------------------------------------------------------
+
+    def _run_agent(self, argv: Sequence[str], username: str | None) -> int:
+        """One agent process, as the service control manager (or a respawn) starts it."""
+        conf = self.conf
+        if NO_RESET_FLAG in argv:
+            conf = conf.with_overrides({"DEFAULT": {"reset_service_password": False}})
+        hooks = MachineHooks(
+            sleep=self._sleep,
+            reboot=self._request_reboot,
+            service_stopped=self._service_stopped,
+            run_as_user=self._run_agent,
+        )
+        osutils = FakeOSUtils(self.state, self.trace, self.rng, hooks, self._process_user(username))
+        context = AgentContext(conf=conf, osutils=osutils, dhcp=self.dhcp, events=self.trace.emit)
+        self.trace.emit("agent_process", argv=list(argv), user=osutils.process_user[1])
+        try:
+            InitManager(context, argv).configure_host()
+        except SystemExit as ex:
+            code = ex.code if isinstance(ex.code, int) else (0 if ex.code is None else 1)
+            self.trace.emit("agent_exit", exit_code=code)
+            return code
+        except Exception as ex:
+            # What a guest shows as a traceback and exit status 1 of cloudbase-init.exe.
+            self._crash = f"{type(ex).__name__}: {ex}"
+            self.trace.emit("agent_exit", exit_code=1, error=self._crash)
+            return 1
+        self.trace.emit("agent_exit", exit_code=0)
+        return 0
+
+    @contextmanager
+    def _capturing_logs(self) -> Iterator[None]:
+        logger = logging.getLogger(AGENT_LOGGER)
+        handler = _LogCapture(self.log, self.trace)
+        previous_level = logger.level
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        try:
+            yield
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(previous_level)
+
+    def boot(self, number: int) -> BootRecord:
+        self.trace.boot = number
+        self.state.power_on()
+        self.trace.emit("boot", computer_name=self.state.computer_name)
+        self._reboot_requested = False
+        self._crash = None
+        service = self.state.find_service(AGENT_SERVICE_NAME)
+        account = service.account if service is not None else "LocalSystem"
+        username = account.split("\\", 1)[1] if account.startswith(".\\") else None
+        record: BootRecord
+        with self.clock.frozen(), self.transport.serving(), self._capturing_logs():
+            try:
+                exit_code = self._run_agent(self.argv, username)
+                outcome = "stopped" if self._crash is None else "crashed"
+                record = BootRecord(number, outcome, exit_code, error=self._crash)
+            except NotModelled as gap:
+                self.trace.emit("not_modelled", what=gap.what)
+                return BootRecord(number, "not_modelled", None, error=str(gap))
+        if self._reboot_requested:
+            record.outcome = "reboot"
+            record.reboot_requested_by = self._reboot_culprit(number)
+        return record
+
+    def _reboot_culprit(self, boot: int) -> str | None:
+        culprit = None
+        for event in self.trace.events:
+            if event.boot == boot and event.kind == "plugin_end" and event.get("reboot"):
+                culprit = str(event.get("plugin"))
+        return culprit
+
+    def run(self) -> RunResult:
+        boots: list[BootRecord] = []
+        findings: list[str] = []
+        while True:
+            if len(boots) == self.max_boots:
+                culprits = ", ".join(
+                    f"boot {b.number}: {b.reboot_requested_by or 'unknown'}" for b in boots
+                )
+                findings.append(
+                    f"reboot loop: the agent asked for a reboot on each of {self.max_boots} "
+                    f"boots (max_boots); reboots requested by {culprits}"
+                )
+                self.trace.emit("reboot_loop", boots=self.max_boots)
+                break
+            record = self.boot(len(boots) + 1)
+            boots.append(record)
+            if record.outcome == "not_modelled":
+                findings.append(f"boot {record.number}: {record.error}")
+                break
+            if record.outcome == "crashed":
+                findings.append(f"boot {record.number}: the agent crashed: {record.error}")
+            if record.outcome != "reboot":
+                break
+            self.clock.advance(REBOOT_DURATION_S)
+        return RunResult(boots, self.trace, self.state, self.clouds, findings, self.log)

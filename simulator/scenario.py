@@ -1,0 +1,258 @@
+"""Scenario files: load and validate a YAML story, build its machine, run it, judge it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from agent.config import AgentConfig, ConfigError, config_from_options, load_config
+from simulator.clouds.base import CloudApp
+from simulator.clouds.openstack import DEFAULT_BASE_URL, OpenStackCloud, OpenStackModel
+from simulator.dhcp import DhcpServer, encode_ipv4_list, encode_mtu
+from simulator.errors import ScenarioError
+from simulator.expectations import check_expectations
+from simulator.machine import DEFAULT_MAX_BOOTS, Machine, RunResult
+from simulator.paths import bundled
+from simulator.windows.registry import RegType
+from simulator.windows.state import (
+    TIME_ZONE_KEY,
+    NetworkAdapter,
+    UserAccount,
+    WindowsState,
+    default_windows_state,
+)
+
+SCENARIO_SUFFIXES = (".yaml", ".yml")
+_PRODUCT_TYPES = {"workstation": 1, "domain_controller": 2, "server": 3}
+
+
+def _schema() -> dict[str, Any]:
+    text = resources.files("simulator").joinpath("schemas/scenario.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+_VALIDATOR = jsonschema.Draft202012Validator(_schema())
+
+
+def _field_path(error: jsonschema.ValidationError) -> str:
+    parts = [str(part) for part in error.absolute_path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: Path
+    description: str
+    data: dict[str, Any]
+    conf: AgentConfig
+
+    @property
+    def seed(self) -> int:
+        seed: int = self.data.get("seed", 0)
+        return seed
+
+    @property
+    def folder(self) -> str:
+        return self.path.parent.name
+
+    def build_machine(self, seed: int | None = None) -> Machine:
+        return Machine(
+            self.conf,
+            state=self._build_state(),
+            clouds=self._build_clouds(),
+            dhcp_servers=self._build_dhcp(),
+            seed=self.seed if seed is None else seed,
+            max_boots=self.data.get("max_boots", DEFAULT_MAX_BOOTS),
+        )
+
+    def _build_state(self) -> WindowsState:
+        state = default_windows_state()
+        spec: dict[str, Any] = self.data.get("machine") or {}
+        if "computer_name" in spec:
+            state.computer_name = spec["computer_name"]
+        if "os_version" in spec:
+            numbers = [int(part) for part in spec["os_version"].split(".")]
+            state.version.major, state.version.minor = numbers[0], numbers[1]
+            state.version.build = numbers[2] if len(numbers) > 2 else 0
+        if "product_type" in spec:
+            state.version.product_type = _PRODUCT_TYPES[spec["product_type"]]
+        if "rtc_utc" in spec:
+            state.registry.set_value(
+                TIME_ZONE_KEY, "RealTimeIsUniversal", int(spec["rtc_utc"]), RegType.REG_DWORD
+            )
+        if "sysprep_seconds" in spec and spec["sysprep_seconds"] > 0:
+            state.sysprep_remaining_s = spec["sysprep_seconds"]
+            state.registry.set_value(
+                "HKLM\\SYSTEM\\Setup\\Status\\SysprepStatus",
+                "GeneralizationState",
+                3,
+                RegType.REG_DWORD,
+            )
+        for user in spec.get("users", []):
+            if state.find_user(user["name"]) is not None:
+                raise ScenarioError(str(self.path), "user already exists", "machine.users")
+            state.users.append(UserAccount(user["name"], state.next_rid(), user.get("password")))
+            for group_name in user.get("groups", []):
+                group = state.find_group(group_name)
+                if group is None:
+                    raise ScenarioError(
+                        str(self.path), f"no local group {group_name!r}", "machine.users.groups"
+                    )
+                group.members.append(user["name"])
+        if "adapters" in spec:
+            state.adapters = [
+                NetworkAdapter(
+                    adapter["name"],
+                    adapter["mac"].lower().replace("-", ":"),
+                    adapter["address"],
+                    dhcp_server=adapter.get("dhcp_server"),
+                    dhcp_enabled="dhcp_server" in adapter,
+                    mtu=adapter.get("mtu", 1500),
+                )
+                for adapter in spec["adapters"]
+            ]
+        if "agent_account" in spec:
+            agent_service = state.find_service("cloudbase-init")
+            assert agent_service is not None
+            agent_service.account = spec["agent_account"]
+        return state
+
+    def _build_dhcp(self) -> list[DhcpServer]:
+        servers = []
+        for spec in self.data.get("dhcp", []):
+            options: dict[int, bytes] = {}
+            if "mtu" in spec:
+                options[26] = encode_mtu(spec["mtu"])
+            if "ntp_servers" in spec:
+                options[42] = encode_ipv4_list(spec["ntp_servers"])
+            servers.append(DhcpServer(spec["address"], options, spec.get("responds", True)))
+        return servers
+
+    def _build_clouds(self) -> list[CloudApp]:
+        spec = self.data.get("cloud")
+        if not spec:
+            return []
+        user_data: bytes | None = None
+        if "user_data" in spec:
+            user_data = spec["user_data"].encode()
+        elif "user_data_file" in spec:
+            user_data = self._read("cloud.user_data_file", spec["user_data_file"])
+        if "meta_data" in spec:
+            meta_data = spec["meta_data"]
+        else:
+            source = spec.get("meta_data_file")
+            raw = (
+                self._read("cloud.meta_data_file", source)
+                if source
+                else bundled("fixtures").joinpath("clouds/openstack/meta_data.json").read_bytes()
+            )
+            try:
+                meta_data = json.loads(raw)
+            except ValueError as ex:
+                raise ScenarioError(
+                    str(self.path), f"{source}: not JSON: {ex}", "cloud.meta_data_file"
+                ) from ex
+        model = OpenStackModel(
+            meta_data=meta_data,
+            user_data=user_data,
+            network_data=spec.get("network_data"),
+            password=spec.get("password", ""),
+        )
+        return [OpenStackCloud(model, spec.get("base_url", DEFAULT_BASE_URL))]
+
+    def _read(self, field: str, relative: str) -> bytes:
+        target = self.path.parent / relative
+        try:
+            return target.read_bytes()
+        except OSError as ex:
+            raise ScenarioError(str(self.path), f"cannot read {relative}: {ex}", field) from ex
+
+    def check(self, result: RunResult) -> list[str]:
+        return check_expectations(self.data["expect"], result)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as ex:
+        raise ScenarioError(str(path), f"cannot read: {ex}") from ex
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as ex:
+        mark = getattr(ex, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(ex, "problem", None) or str(ex)
+        raise ScenarioError(str(path), f"{where}invalid YAML: {problem}") from ex
+    if not isinstance(data, dict):
+        raise ScenarioError(str(path), "a scenario must be a YAML mapping")
+    error = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(data))
+    if error is not None:
+        raise ScenarioError(str(path), error.message, _field_path(error))
+    return Scenario(
+        name=data.get("name", path.stem),
+        path=path,
+        description=data["description"],
+        data=data,
+        conf=_load_agent_config(path, data["agent"]),
+    )
+
+
+def _load_agent_config(path: Path, spec: dict[str, Any]) -> AgentConfig:
+    try:
+        if "conf" in spec:
+            conf = load_config(path.parent / spec["conf"])
+            if "options" in spec:
+                conf = conf.with_overrides(spec["options"])
+            return conf
+        return config_from_options(spec.get("options", {}), f"{path}: agent.options")
+    except ConfigError as ex:
+        raise ScenarioError(str(path), str(ex), "agent") from ex
+
+
+def discover(paths: Iterable[str | Path]) -> list[Path]:
+    """Scenario files named directly or found (recursively, sorted) under folders."""
+    found: list[Path] = []
+    for entry in paths:
+        entry = Path(entry)
+        if entry.is_dir():
+            found.extend(
+                sorted(
+                    (p for p in entry.rglob("*") if p.suffix in SCENARIO_SUFFIXES),
+                    key=lambda p: p.as_posix(),
+                )
+            )
+        elif entry.is_file():
+            found.append(entry)
+        else:
+            raise ScenarioError(str(entry), "no such file or folder")
+    return found
+
+
+@dataclass(frozen=True)
+class ScenarioOutcome:
+    scenario: Scenario
+    result: RunResult
+    failures: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def run_scenario(scenario: Scenario, seed: int | None = None) -> ScenarioOutcome:
+    result = scenario.build_machine(seed).run()
+    return ScenarioOutcome(scenario, result, scenario.check(result))
+
+
+def run_all(paths: Sequence[Path], seed: int | None = None) -> list[ScenarioOutcome]:
+    return [run_scenario(load_scenario(path), seed) for path in paths]

@@ -1,0 +1,691 @@
+"""FakeOSUtils: the agent's OS boundary implemented over the fake Windows state."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import random
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from agent.osutils import (
+    AGENT_SERVICE_NAME,
+    LOGON32_LOGON_INTERACTIVE,
+    SERVICE_START_MODES,
+    SERVICE_STATUS_RUNNING,
+    SERVICE_STATUS_STOPPED,
+    InvalidState,
+    ItemNotFound,
+    OSUtilsError,
+    ProcessResult,
+)
+from simulator.errors import NotModelled
+from simulator.trace import Trace
+from simulator.windows.processes import SystemCommands
+from simulator.windows.registry import RegistryError, RegType
+from simulator.windows.state import (
+    AGENT_KEY,
+    BUILTIN_ADMIN_RID,
+    PROFILE_LIST_KEY,
+    SYSPREP_KEY,
+    TIME_ZONE_KEY,
+    UserAccount,
+    WindowsState,
+)
+
+LOG = logging.getLogger(__name__)
+
+MAX_PASSWORD_LENGTH = 20
+SYSPREP_DONE = 7
+TERMINATE_DELAY_S = 3
+
+
+def _redact(secret: str | None) -> str | None:
+    # Seeded passwords are deterministic, but a trace is something users paste into bug
+    # reports; keep secrets out of it and keep their length, which tests care about.
+    return None if secret is None else f"<redacted:{len(secret)}>"
+
+
+@dataclass(frozen=True)
+class LogonToken:
+    username: str
+    sid: str
+
+
+@dataclass
+class MachineHooks:
+    """What the fake Windows needs from the machine driving it."""
+
+    sleep: Callable[[float], None]
+    reboot: Callable[[], None]
+    service_stopped: Callable[[str], None]
+    run_as_user: Callable[[Sequence[str], str], int]
+
+
+class FakeOSUtils:
+    """Implements :class:`agent.osutils.OSUtils` over a :class:`WindowsState`.
+
+    Every mutation is recorded in the trace with its arguments. A method whose behaviour
+    is not modelled raises :class:`NotModelled` naming it rather than inventing a value.
+    """
+
+    def __init__(
+        self,
+        state: WindowsState,
+        trace: Trace,
+        rng: random.Random,
+        hooks: MachineHooks,
+        process_user: tuple[str, str] = ("NT AUTHORITY", "SYSTEM"),
+    ) -> None:
+        self.state = state
+        self.trace = trace
+        self.rng = rng
+        self.hooks = hooks
+        self.process_user = process_user
+        self.commands = SystemCommands(state)
+
+    def _mutation(self, call: str, **arguments: Any) -> None:
+        self.trace.emit("os", call=call, **arguments)
+
+    @staticmethod
+    def _not_modelled(method: str) -> NoReturn:
+        raise NotModelled(f"OSUtils.{method}")
+
+    def _user(self, username: str) -> UserAccount:
+        user = self.state.find_user(username)
+        if user is None:
+            raise ItemNotFound(f"User not found: {username}")
+        return user
+
+    # --- the running process and the machine -----------------------------------------------
+
+    def get_platform(self) -> str:
+        return "win32"
+
+    def get_node_name(self) -> str:
+        return self.state.computer_name
+
+    def get_temp_dir(self) -> str:
+        return self._environment()["TEMP"]
+
+    def _environment(self) -> dict[str, str]:
+        return {
+            "SystemDrive": "C:",
+            "SystemRoot": "C:\\Windows",
+            "windir": "C:\\Windows",
+            "ProgramFiles": "C:\\Program Files",
+            "ProgramFiles(x86)": "C:\\Program Files (x86)",
+            "ComSpec": "C:\\Windows\\system32\\cmd.exe",
+            "COMPUTERNAME": self.state.computer_name.upper(),
+            "TEMP": "C:\\Windows\\Temp",
+            "TMP": "C:\\Windows\\Temp",
+            "USERNAME": self.process_user[1],
+        }
+
+    def get_environment_variable(self, name: str) -> str | None:
+        lowered = {key.lower(): value for key, value in self._environment().items()}
+        return lowered.get(name.lower())
+
+    def expand_environment_variables(self, value: str) -> str:
+        def replace(match: re.Match[str]) -> str:
+            found = self.get_environment_variable(match.group(1))
+            return match.group(0) if found is None else found
+
+        return re.sub(r"%([^%]+)%", replace, value)
+
+    def sleep(self, seconds: float) -> None:
+        self.hooks.sleep(seconds)
+
+    def random_bytes(self, count: int) -> bytes:
+        return self.rng.randbytes(count)
+
+    # --- users and groups --------------------------------------------------------------------
+
+    def user_exists(self, username: str) -> bool:
+        return self.state.find_user(username) is not None
+
+    def create_user(self, username: str, password: str, password_expires: bool = False) -> None:
+        if self.state.find_user(username) is not None:
+            raise OSUtilsError(f"Create user failed: the account {username} already exists")
+        self._mutation("create_user", username=username, password=_redact(password))
+        self.state.users.append(
+            UserAccount(
+                username,
+                self.state.next_rid(),
+                password=password,
+                password_never_expires=not password_expires,
+            )
+        )
+        self.add_user_to_local_group(username, "Users")
+
+    def rename_user(self, username: str, new_username: str) -> None:
+        user = self._user(username)
+        if self.state.find_user(new_username) is not None:
+            raise OSUtilsError(f"Renaming user failed: {new_username} already exists")
+        self._mutation("rename_user", username=username, new_username=new_username)
+        for group in self.state.groups:
+            group.members = [
+                new_username if member.lower() == user.name.lower() else member
+                for member in group.members
+            ]
+        user.name = new_username
+
+    def set_user_info(
+        self,
+        username: str,
+        full_name: str | None = None,
+        disabled: bool = False,
+        expire_interval: int | None = None,
+    ) -> None:
+        user = self._user(username)
+        self._mutation(
+            "set_user_info",
+            username=username,
+            full_name=full_name,
+            disabled=disabled,
+            expire_interval=expire_interval,
+        )
+        if full_name is not None:
+            user.full_name = full_name
+        user.disabled = disabled
+        user.expires = expire_interval
+
+    def enum_users(self) -> list[str]:
+        return [user.name for user in self.state.users]
+
+    def is_builtin_admin(self, username: str) -> bool:
+        return self._user(username).rid == BUILTIN_ADMIN_RID
+
+    def set_user_password(
+        self, username: str, password: str, password_expires: bool = False
+    ) -> None:
+        user = self._user(username)
+        self._mutation("set_user_password", username=username, password=_redact(password))
+        user.password = password
+        user.password_never_expires = not password_expires
+        user.password_expired = False
+
+    def change_password_next_logon(self, username: str) -> None:
+        user = self._user(username)
+        self._mutation("change_password_next_logon", username=username)
+        user.password_never_expires = False
+        user.password_expired = True
+
+    def group_exists(self, group: str) -> bool:
+        return self.state.find_group(group) is not None
+
+    def create_group(self, group: str, description: str | None = None) -> None:
+        self._not_modelled("create_group")
+
+    def add_user_to_local_group(self, username: str, groupname: str) -> None:
+        group = self.state.find_group(groupname)
+        if group is None:
+            raise OSUtilsError(f"Group not found: {groupname}")
+        user = self._user(username)
+        if any(member.lower() == user.name.lower() for member in group.members):
+            return
+        self._mutation("add_user_to_local_group", username=user.name, group=group.name)
+        group.members.append(user.name)
+
+    def get_user_sid(self, username: str) -> str | None:
+        user = self.state.find_user(username)
+        return None if user is None else user.sid
+
+    def get_user_home(self, username: str) -> str | None:
+        user = self.state.find_user(username)
+        if user is None:
+            return None
+        value = self.get_registry_value(f"{PROFILE_LIST_KEY}\\{user.sid}", "ProfileImagePath")
+        return None if value is None else str(value)
+
+    def create_user_logon_session(
+        self,
+        username: str,
+        password: str,
+        domain: Any = ".",
+        load_profile: bool = True,
+        logon_type: int = LOGON32_LOGON_INTERACTIVE,
+    ) -> object:
+        user = self._user(username)
+        if user.password != password or user.disabled:
+            raise OSUtilsError(f"User logon failed for {username}: bad password or disabled")
+        self._mutation("logon", username=user.name, load_profile=load_profile)
+        if load_profile and self.get_user_home(user.name) is None:
+            # Loading a profile for the first time creates it, as Windows does.
+            home = f"C:\\Users\\{user.name}"
+            self.state.files.make_dirs(home)
+            key = f"{PROFILE_LIST_KEY}\\{user.sid}"
+            self.state.registry.create_key(key)
+            self.state.registry.set_value(key, "ProfileImagePath", home, RegType.REG_EXPAND_SZ)
+            self._mutation("create_profile", username=user.name, path=home)
+        return LogonToken(user.name, user.sid)
+
+    def close_user_logon_session(self, token: object) -> None:
+        if not isinstance(token, LogonToken):
+            raise OSUtilsError("Invalid logon token")
+
+    def get_current_user(self) -> tuple[str, str]:
+        return self.process_user
+
+    def execute_process_as_user(
+        self, token: object, args: Sequence[str], wait: bool = True, new_console: bool = False
+    ) -> int | None:
+        if not isinstance(token, LogonToken):
+            raise OSUtilsError("Invalid logon token")
+        self._mutation("execute_process_as_user", username=token.username, args=list(args))
+        exit_code = self.hooks.run_as_user(args, token.username)
+        return exit_code if wait else None
+
+    def generate_random_password(self, length: int) -> str:
+        if length < 3:
+            raise OSUtilsError("Password can not have less than 3 characters")
+        while True:
+            text = base64.b64encode(self.random_bytes(256)).decode()
+            password = text.replace("/", "").replace("+", "")[:length]
+            if (
+                any(c.islower() for c in password)
+                and any(c.isupper() for c in password)
+                and any(c.isdigit() for c in password)
+            ):
+                return password
+
+    def get_maximum_password_length(self) -> int:
+        return MAX_PASSWORD_LENGTH
+
+    def sanitize_shell_input(self, value: str) -> str:
+        return value.replace('"', '\\"')
+
+    # --- hostname ----------------------------------------------------------------------------
+
+    def set_host_name(self, new_host_name: str) -> bool:
+        self._mutation("set_host_name", name=new_host_name)
+        self.state.pending_computer_name = new_host_name
+        return True
+
+    # --- network -----------------------------------------------------------------------------
+
+    def get_network_adapters(self) -> list[tuple[str, str]]:
+        return [(adapter.name, adapter.mac) for adapter in self.state.adapters]
+
+    def get_dhcp_hosts_in_use(self) -> list[tuple[str, str, str]]:
+        return [
+            (adapter.name, adapter.mac, adapter.dhcp_server)
+            for adapter in self.state.adapters
+            if adapter.dhcp_enabled and adapter.dhcp_server and adapter.enabled
+        ]
+
+    def get_network_adapter_name_by_mac_address(self, mac_address: str) -> str:
+        found = [a.name for a in self.state.adapters if a.mac.lower() == mac_address.lower()]
+        if not found:
+            raise ItemNotFound(f'No adapter with MAC address "{mac_address}" found')
+        if len(found) > 1:
+            raise OSUtilsError(f'Multiple adapters with MAC address "{mac_address}" found')
+        return found[0]
+
+    def get_mac_address_by_local_ip(self, ip_addr: str) -> str | None:
+        for adapter in self.state.adapters:
+            if adapter.address == ip_addr:
+                return adapter.mac.lower()
+        return None
+
+    def set_network_adapter_mtu(self, name: str, mtu: int) -> None:
+        if not self.check_os_version(6, 0):
+            raise OSUtilsError("Setting the MTU needs Windows Vista / Server 2008 or later")
+        adapter = self.state.find_adapter(name)
+        if adapter is None:
+            raise ItemNotFound(f"Network interface with name {name!r} not found")
+        self._mutation("set_network_adapter_mtu", name=adapter.name, mtu=mtu)
+        adapter.mtu = mtu
+
+    def rename_network_adapter(self, old_name: str, new_name: str) -> None:
+        self._not_modelled("rename_network_adapter")
+
+    def enable_network_adapter(self, name: str, enabled: bool) -> None:
+        self._not_modelled("enable_network_adapter")
+
+    def set_static_network_config(
+        self,
+        name: str,
+        address: str,
+        prefix_len_or_netmask: str | int,
+        gateway: str | None,
+        dnsnameservers: Sequence[str] | None,
+    ) -> bool | None:
+        self._not_modelled("set_static_network_config")
+
+    def create_network_team(
+        self,
+        team_name: str,
+        mode: str,
+        load_balancing_algorithm: str | None,
+        members: Sequence[str],
+        mac_address: str | None,
+        primary_nic_name: str | None = None,
+        primary_nic_vlan_id: int | None = None,
+        lacp_timer: str | None = None,
+    ) -> None:
+        self._not_modelled("create_network_team")
+
+    def add_network_team_nic(self, team_name: str, nic_name: str, vlan_id: int) -> None:
+        self._not_modelled("add_network_team_nic")
+
+    def get_default_gateway(self) -> tuple[int | None, str | None]:
+        self._not_modelled("get_default_gateway")
+
+    def check_static_route_exists(self, destination: str) -> bool:
+        self._not_modelled("check_static_route_exists")
+
+    def add_static_route(
+        self, destination: str, mask: str, next_hop: str, interface_index: int, metric: int
+    ) -> None:
+        self._not_modelled("add_static_route")
+
+    def firewall_create_rule(
+        self, name: str, port: int, protocol: str, allow: bool = True
+    ) -> None:
+        self._not_modelled("firewall_create_rule")
+
+    def firewall_remove_rule(
+        self, name: str, port: int, protocol: str, allow: bool = True
+    ) -> None:
+        self._not_modelled("firewall_remove_rule")
+
+    # --- disks and volumes -------------------------------------------------------------------
+
+    def get_volume_label(self, drive: str) -> str | None:
+        self._not_modelled("get_volume_label")
+
+    def get_volume_path_names_by_mount_point(self, mount_point: str) -> list[str]:
+        self._not_modelled("get_volume_path_names_by_mount_point")
+
+    def get_logical_drives(self) -> list[str]:
+        self._not_modelled("get_logical_drives")
+
+    def get_cdrom_drives(self) -> list[str]:
+        self._not_modelled("get_cdrom_drives")
+
+    def get_physical_disks(self) -> list[str]:
+        self._not_modelled("get_physical_disks")
+
+    def get_volumes(self) -> list[str]:
+        self._not_modelled("get_volumes")
+
+    def read_device(self, device_path: str, offset: int, length: int) -> bytes:
+        self._not_modelled("read_device")
+
+    def enable_trim(self, enable: bool) -> None:
+        self._not_modelled("enable_trim")
+
+    def get_page_files(self) -> list[tuple[str, int, int]]:
+        self._not_modelled("get_page_files")
+
+    def set_page_files(self, page_files: Sequence[tuple[str, int, int]]) -> None:
+        self._not_modelled("set_page_files")
+
+    def is_nano_server(self) -> bool:
+        return self.state.version.nano_server
+
+    # --- guest files -------------------------------------------------------------------------
+
+    def path_exists(self, path: str) -> bool:
+        return self.state.files.exists(path)
+
+    def is_dir(self, path: str) -> bool:
+        return self.state.files.is_dir(path)
+
+    def list_dir(self, path: str) -> list[str]:
+        return self.state.files.list_dir(path)
+
+    def make_dirs(self, path: str) -> None:
+        if not self.state.files.is_dir(path):
+            self._mutation("make_dirs", path=path)
+        self.state.files.make_dirs(path)
+
+    def read_file(self, path: str) -> bytes:
+        return self.state.files.read(path)
+
+    def write_file(self, path: str, data: bytes, append: bool = False) -> None:
+        self._mutation("write_file", path=path, size=len(data), append=append)
+        self.state.files.write(path, data, append)
+
+    def remove_path(self, path: str) -> None:
+        self._mutation("remove_path", path=path)
+        self.state.files.remove(path)
+
+    # --- services ----------------------------------------------------------------------------
+
+    def _service(self, name: str) -> Any:
+        service = self.state.find_service(name)
+        if service is None:
+            raise ItemNotFound(f"Service not found: {name}")
+        return service
+
+    def check_service_exists(self, service_name: str) -> bool:
+        return self.state.find_service(service_name) is not None
+
+    def get_service_status(self, service_name: str) -> str:
+        status: str = self._service(service_name).status
+        return status
+
+    def get_service_start_mode(self, service_name: str) -> str:
+        mode: str = self._service(service_name).start_mode
+        return mode
+
+    def set_service_start_mode(self, service_name: str, start_mode: str) -> None:
+        service = self._service(service_name)
+        if start_mode not in SERVICE_START_MODES:
+            raise InvalidState(f"Invalid service start mode: {start_mode}")
+        self._mutation("set_service_start_mode", service=service.name, start_mode=start_mode)
+        service.start_mode = start_mode
+
+    def start_service(self, service_name: str) -> None:
+        service = self._service(service_name)
+        self._mutation("start_service", service=service.name)
+        service.status = SERVICE_STATUS_RUNNING
+
+    def stop_service(self, service_name: str, wait: bool = False) -> None:
+        service = self._service(service_name)
+        self._mutation("stop_service", service=service.name)
+        service.status = SERVICE_STATUS_STOPPED
+        self.hooks.service_stopped(service.name)
+
+    def create_service(
+        self,
+        service_name: str,
+        display_name: str,
+        path: str,
+        start_mode: str,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        self._not_modelled("create_service")
+
+    def delete_service(self, service_name: str) -> None:
+        self._not_modelled("delete_service")
+
+    def set_service_credentials(self, service_name: str, username: str, password: str) -> None:
+        service = self._service(service_name)
+        self._mutation(
+            "set_service_credentials",
+            service=service.name,
+            username=username,
+            password=_redact(password),
+        )
+        service.account = username
+
+    def get_service_username(self, service_name: str) -> str:
+        account: str = self._service(service_name).account
+        return account
+
+    def reset_service_password(self) -> tuple[str, str, str] | None:
+        if not self.check_service_exists(AGENT_SERVICE_NAME):
+            LOG.info("Service does not exist: %s", AGENT_SERVICE_NAME)
+            return None
+        account = self.get_service_username(AGENT_SERVICE_NAME)
+        if "\\" not in account:
+            LOG.info("Skipping password reset, service running as a built-in account")
+            return None
+        domain, user = account.split("\\", 1)
+        if domain != ".":
+            LOG.info("Skipping password reset, service running as a domain account")
+            return None
+        password = self.generate_random_password(self.get_maximum_password_length())
+        self.set_user_password(user, password)
+        self.set_service_credentials(AGENT_SERVICE_NAME, f"{domain}\\{user}", password)
+        return domain, user, password
+
+    def terminate(self) -> None:
+        self.sleep(TERMINATE_DELAY_S)
+        self.stop_service(AGENT_SERVICE_NAME)
+
+    # --- configuration values (registry) -----------------------------------------------------
+
+    @staticmethod
+    def _config_key(section: str | None) -> str:
+        if not section:
+            return AGENT_KEY
+        return f"{AGENT_KEY}\\{section.replace('/', chr(92))}"
+
+    def get_config_value(self, name: str, section: str | None = None) -> Any:
+        return self.get_registry_value(self._config_key(section), name)
+
+    def set_config_value(self, name: str, value: Any, section: str | None = None) -> None:
+        key = self._config_key(section)
+        # Upstream picks REG_DWORD only for an exact int (not bool), REG_SZ for the rest.
+        if type(value) is int:
+            self.set_registry_value(key, name, value, RegType.REG_DWORD.value, create=True)
+        else:
+            self.set_registry_value(key, name, str(value), RegType.REG_SZ.value, create=True)
+
+    def get_registry_value(self, key_path: str, value_name: str) -> Any:
+        try:
+            return self.state.registry.get_value(key_path, value_name).data
+        except RegistryError:
+            return None
+
+    def set_registry_value(
+        self, key_path: str, value_name: str, value: Any, value_type: str, create: bool = False
+    ) -> None:
+        registry = self.state.registry
+        if create:
+            registry.create_key(key_path)
+        self._mutation(
+            "set_registry_value", key=key_path, name=value_name, type=value_type, data=value
+        )
+        try:
+            registry.set_value(key_path, value_name, value, RegType(value_type))
+        except RegistryError as ex:
+            raise OSUtilsError(str(ex)) from ex
+
+    # --- time --------------------------------------------------------------------------------
+
+    def is_real_time_clock_utc(self) -> bool:
+        return bool(self.get_registry_value(TIME_ZONE_KEY, "RealTimeIsUniversal"))
+
+    def set_real_time_clock_utc(self, utc: bool) -> None:
+        self.set_registry_value(
+            TIME_ZONE_KEY, "RealTimeIsUniversal", int(utc), RegType.REG_DWORD.value
+        )
+
+    def set_ntp_client_config(self, ntp_hosts: Sequence[str]) -> None:
+        self._mutation("set_ntp_client_config", hosts=list(ntp_hosts))
+        self.state.ntp_peers = list(ntp_hosts)
+
+    def set_timezone(self, timezone: str) -> None:
+        self._not_modelled("set_timezone")
+
+    # --- processes ---------------------------------------------------------------------------
+
+    def execute_process(
+        self, args: Sequence[str], shell: bool = True, decode_output: bool = False
+    ) -> ProcessResult:
+        self._not_modelled(f"execute_process({args[0] if args else ''!r})")
+
+    def execute_powershell_script(self, script_path: str, sysnative: bool = True) -> ProcessResult:
+        self._not_modelled("execute_powershell_script")
+
+    def execute_system32_process(
+        self,
+        args: Sequence[str],
+        shell: bool = True,
+        decode_output: bool = False,
+        sysnative: bool = True,
+    ) -> ProcessResult:
+        self._mutation("execute_system32_process", args=list(args))
+        return self.commands.run(list(args))
+
+    def get_default_script_exec_header(self) -> str:
+        return "rem cmd"
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def reboot(self) -> None:
+        self.hooks.reboot()
+
+    def wait_for_boot_completion(self) -> None:
+        while True:
+            state = self.get_registry_value(SYSPREP_KEY, "GeneralizationState")
+            if state is None:
+                LOG.debug("SysprepStatus registry key not found, skipping the wait")
+                return
+            if state == SYSPREP_DONE:
+                return
+            LOG.info("Waiting for sysprep completion. GeneralizationState: %s", state)
+            self.sleep(1)
+            self.state.sysprep_remaining_s -= 1
+            if self.state.sysprep_remaining_s <= 0:
+                self.state.registry.set_value(
+                    SYSPREP_KEY, "GeneralizationState", SYSPREP_DONE, RegType.REG_DWORD
+                )
+
+    # --- OS information ----------------------------------------------------------------------
+
+    def get_os_version(self) -> dict[str, Any]:
+        version = self.state.version
+        return {
+            "major_version": version.major,
+            "minor_version": version.minor,
+            "build_number": version.build,
+            "platform_id": 2,
+            "csd_version": "",
+            "service_pack_major": 0,
+            "service_pack_minor": 0,
+            "suite_mask": 0x110,
+            "product_type": version.product_type,
+        }
+
+    def check_os_version(self, major: int, minor: int, build: int = 0) -> bool:
+        return self.state.version.tuple >= (major, minor, build)
+
+    def is_client_os(self) -> bool:
+        return self.state.version.product_type == 1
+
+    def get_system32_dir(self) -> str:
+        return "C:\\Windows\\system32"
+
+    def get_sysnative_dir(self) -> str:
+        return "C:\\Windows\\sysnative"
+
+    def get_syswow64_dir(self) -> str:
+        return "C:\\Windows\\syswow64"
+
+    def check_sysnative_dir_exists(self) -> bool:
+        # The simulated agent is a 64-bit process, so the alias does not exist for it.
+        return False
+
+    def is_wow64(self) -> bool:
+        return False
+
+    def get_file_version(self, path: str) -> tuple[int, int, int, int]:
+        self._not_modelled("get_file_version")
+
+    def check_dotnet_is_installed(self, version: str) -> bool:
+        self._not_modelled("check_dotnet_is_installed")
+
+    def set_path_admin_acls(self, path: str) -> None:
+        self._not_modelled("set_path_admin_acls")
+
+    def take_path_ownership(self, path: str, username: str | None = None) -> None:
+        self._not_modelled("take_path_ownership")

@@ -1,0 +1,171 @@
+"""The fake Windows machine's state: what persists on disk and what a reboot rebuilds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agent.osutils import (
+    SERVICE_START_MODE_AUTOMATIC,
+    SERVICE_START_MODE_MANUAL,
+    SERVICE_STATUS_RUNNING,
+    SERVICE_STATUS_STOPPED,
+)
+from simulator.windows.filesystem import GuestFilesystem
+from simulator.windows.registry import Registry, RegType
+
+# A fixed machine SID keeps SIDs, and so traces, identical on every run.
+MACHINE_SID = "S-1-5-21-1004336348-1177238915-682003330"
+BUILTIN_ADMIN_RID = 500
+FIRST_USER_RID = 1000
+
+AGENT_KEY = "HKLM\\SOFTWARE\\Cloudbase Solutions\\Cloudbase-Init"
+SYSPREP_KEY = "HKLM\\SYSTEM\\Setup\\Status\\SysprepStatus"
+TIME_ZONE_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\TimeZoneInformation"
+PROFILE_LIST_KEY = "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\ProfileList"
+
+
+@dataclass
+class WindowsVersion:
+    major: int = 10
+    minor: int = 0
+    build: int = 17763
+    # 1 workstation, 2 domain controller, 3 server, as GetVersionEx reports it.
+    product_type: int = 3
+    edition: str = "ServerDatacenter"
+    nano_server: bool = False
+
+    @property
+    def tuple(self) -> tuple[int, int, int]:
+        return (self.major, self.minor, self.build)
+
+
+@dataclass
+class UserAccount:
+    name: str
+    rid: int
+    password: str | None = None
+    password_never_expires: bool = True
+    password_expired: bool = False
+    full_name: str | None = None
+    disabled: bool = False
+    expires: int | None = None
+
+    @property
+    def sid(self) -> str:
+        return f"{MACHINE_SID}-{self.rid}"
+
+
+@dataclass
+class LocalGroup:
+    name: str
+    sid: str
+    members: list[str] = field(default_factory=list)
+
+
+@dataclass
+class NetworkAdapter:
+    name: str
+    mac: str
+    address: str
+    dhcp_enabled: bool = True
+    dhcp_server: str | None = None
+    mtu: int = 1500
+    enabled: bool = True
+
+
+@dataclass
+class Service:
+    name: str
+    display_name: str
+    start_mode: str = SERVICE_START_MODE_MANUAL
+    account: str = "LocalSystem"
+    binary_path: str = ""
+    triggers: list[str] = field(default_factory=list)
+    # Volatile: recomputed from the start mode at every boot.
+    status: str = SERVICE_STATUS_STOPPED
+
+
+@dataclass
+class WindowsState:
+    """Everything a reboot keeps, plus the volatile parts (active name, service status)."""
+
+    version: WindowsVersion = field(default_factory=WindowsVersion)
+    registry: Registry = field(default_factory=Registry)
+    files: GuestFilesystem = field(default_factory=GuestFilesystem)
+    users: list[UserAccount] = field(default_factory=list)
+    groups: list[LocalGroup] = field(default_factory=list)
+    adapters: list[NetworkAdapter] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
+    # What Windows calls the computer name now, and the name set for the next boot.
+    computer_name: str = "WIN-GUESTSIM01"
+    pending_computer_name: str | None = None
+    ntp_peers: list[str] | None = None
+    # Seconds of guest time sysprep still needs before GeneralizationState becomes 7.
+    sysprep_remaining_s: int = 0
+
+    # --- lookups ---------------------------------------------------------------------------
+
+    def find_user(self, name: str) -> UserAccount | None:
+        return next((u for u in self.users if u.name.lower() == name.lower()), None)
+
+    def find_group(self, name: str) -> LocalGroup | None:
+        return next((g for g in self.groups if g.name.lower() == name.lower()), None)
+
+    def find_service(self, name: str) -> Service | None:
+        return next((s for s in self.services if s.name.lower() == name.lower()), None)
+
+    def find_adapter(self, name: str) -> NetworkAdapter | None:
+        return next((a for a in self.adapters if a.name.lower() == name.lower()), None)
+
+    def next_rid(self) -> int:
+        return max([FIRST_USER_RID - 1, *(u.rid for u in self.users)]) + 1
+
+    # --- the boot --------------------------------------------------------------------------
+
+    def power_on(self) -> None:
+        """What Windows does while starting: pending names apply, services start."""
+        if self.pending_computer_name is not None:
+            self.computer_name = self.pending_computer_name
+            self.pending_computer_name = None
+        for service in self.services:
+            auto = service.start_mode == SERVICE_START_MODE_AUTOMATIC
+            service.status = SERVICE_STATUS_RUNNING if auto else SERVICE_STATUS_STOPPED
+        self.files.clear_temp()
+
+
+def default_windows_state() -> WindowsState:
+    """A freshly sysprepped Windows Server 2019 with the agent installed as a service."""
+    state = WindowsState()
+    state.users = [
+        UserAccount("Administrator", BUILTIN_ADMIN_RID, password=None, disabled=True),
+        UserAccount("Guest", 501, disabled=True),
+    ]
+    state.groups = [
+        LocalGroup("Administrators", "S-1-5-32-544", ["Administrator"]),
+        LocalGroup("Users", "S-1-5-32-545"),
+        LocalGroup("Remote Desktop Users", "S-1-5-32-555"),
+    ]
+    state.adapters = [
+        NetworkAdapter("Ethernet", "52:54:00:12:34:56", "10.0.0.15", dhcp_server="10.0.0.1")
+    ]
+    state.services = [
+        Service(
+            "cloudbase-init",
+            "Cloudbase-Init",
+            SERVICE_START_MODE_AUTOMATIC,
+            binary_path=(
+                "C:\\Program Files\\Cloudbase Solutions\\Cloudbase-Init\\Python\\Scripts\\"
+                "cloudbase-init.exe"
+            ),
+        ),
+        Service("w32time", "Windows Time", SERVICE_START_MODE_MANUAL, account="LocalService"),
+        Service("WinRM", "Windows Remote Management", SERVICE_START_MODE_AUTOMATIC),
+    ]
+    registry = state.registry
+    registry.create_key(AGENT_KEY)
+    registry.create_key(SYSPREP_KEY)
+    registry.set_value(SYSPREP_KEY, "GeneralizationState", 7, RegType.REG_DWORD)
+    registry.create_key(TIME_ZONE_KEY)
+    registry.set_value(TIME_ZONE_KEY, "RealTimeIsUniversal", 0, RegType.REG_DWORD)
+    registry.create_key(PROFILE_LIST_KEY)
+    return state

@@ -1,0 +1,102 @@
+"""Small builders for machines used across the tests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.config import config_from_options
+from agent.metadata import factory
+from agent.metadata.base import MetadataService
+from agent.plugins import registry
+from agent.plugins.base import Plugin
+from simulator.clouds.openstack import OpenStackCloud, OpenStackModel
+from simulator.dhcp import DhcpServer
+from simulator.machine import Machine
+from simulator.windows.state import WindowsState
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+INSTANCE_ID = "7d3f1a52-0c4e-4b8e-9a61-2f5c8d9e0b13"
+HTTP_SERVICE = "cloudbaseinit.metadata.services.httpservice.HttpService"
+PLUGIN = {
+    "mtu": "cloudbaseinit.plugins.common.mtu.MTUPlugin",
+    "ntp": "cloudbaseinit.plugins.windows.ntpclient.NTPClientPlugin",
+    "hostname": "cloudbaseinit.plugins.common.sethostname.SetHostNamePlugin",
+    "createuser": "cloudbaseinit.plugins.windows.createuser.CreateUserPlugin",
+    "password": "cloudbaseinit.plugins.common.setuserpassword.SetUserPasswordPlugin",
+}
+
+
+def public_key() -> str:
+    return (FIXTURES / "keys" / "test-rsa-2048.pub").read_text().strip()
+
+
+def meta_data(**overrides: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "uuid": INSTANCE_ID,
+        "hostname": "web-01.novalocal",
+        "name": "web-01",
+        "public_keys": {"test": public_key()},
+    }
+    document.update(overrides)
+    return document
+
+
+def openstack_machine(
+    plugins: Sequence[str] = ("hostname", "createuser", "password"),
+    options: Mapping[str, Any] | None = None,
+    document: dict[str, Any] | None = None,
+    *,
+    user_data: bytes | None = None,
+    password: str = "",
+    dhcp_servers: Sequence[DhcpServer] = (),
+    state: WindowsState | None = None,
+    seed: int = 0,
+    max_boots: int = 10,
+    clouds: Sequence[OpenStackCloud] | None = None,
+) -> tuple[Machine, OpenStackCloud]:
+    """A machine on a simulated OpenStack; ``plugins`` are keys of PLUGIN or full paths."""
+    defaults: dict[str, Any] = {
+        "metadata_services": [HTTP_SERVICE],
+        "plugins": [PLUGIN.get(name, name) for name in plugins],
+    }
+    defaults.update(options or {})
+    conf = config_from_options({"DEFAULT": defaults}, "test")
+    cloud = OpenStackCloud(
+        OpenStackModel(
+            meta_data=document if document is not None else meta_data(),
+            user_data=user_data,
+            password=password,
+        )
+    )
+    machine = Machine(
+        conf,
+        state=state,
+        clouds=[cloud] if clouds is None else clouds,
+        dhcp_servers=dhcp_servers,
+        seed=seed,
+        max_boots=max_boots,
+    )
+    return machine, cloud
+
+
+def register_plugin(monkeypatch: pytest.MonkeyPatch, cls: type[Plugin]) -> str:
+    """Make a module-level test plugin class loadable by the real plugin loader.
+
+    Returns the made-up upstream path to put in ``plugins``; the mapping is undone when
+    the test ends. The path's last part is the class's qualified name, so two classes
+    that share a ``__name__`` (and so a registry status) still get distinct paths.
+    """
+    path = f"cloudbaseinit.plugins.common.guestsimtest.{cls.__qualname__}"
+    monkeypatch.setitem(registry.UPSTREAM_PLUGINS, path, f"{cls.__module__}:{cls.__qualname__}")
+    return path
+
+
+def register_metadata_service(monkeypatch: pytest.MonkeyPatch, cls: type[MetadataService]) -> str:
+    """Like :func:`register_plugin`, for a metadata service class; returns its path."""
+    path = f"cloudbaseinit.metadata.services.guestsimtest.{cls.__qualname__}"
+    monkeypatch.setitem(factory.UPSTREAM_SERVICES, path, f"{cls.__module__}:{cls.__qualname__}")
+    return path
