@@ -171,9 +171,7 @@ class InitManager:
                 stage_success = False
             if reboot_required and self.allow_reboot:
                 break
-        self.events(
-            "stage_end", stage=stage, success=stage_success, reboot=bool(reboot_required)
-        )
+        self.events("stage_end", stage=stage, success=stage_success, reboot=bool(reboot_required))
         return stage_success, reboot_required
 
     # --- service account -----------------------------------------------------------------
@@ -188,6 +186,8 @@ class InitManager:
             LOG.debug("The agent does not run as %s; no respawn needed", user)
             return
         args = [*self.argv, NO_RESET_FLAG]
+        if args[0].endswith(".py"):
+            args.insert(0, self.osutils.get_python_executable())
         LOG.info("Respawning current process with updated credentials.")
         self.events("respawn", user=f"{domain}\\{user}")
         token = self.osutils.create_user_logon_session(
@@ -246,9 +246,7 @@ class InitManager:
             self._check_latest_version()
 
         if not (reboot and self.allow_reboot):
-            success, reboot = self._handle_plugins_stage(
-                Stage.PRE_METADATA_DISCOVERY, None, None
-            )
+            success, reboot = self._handle_plugins_stage(Stage.PRE_METADATA_DISCOVERY, None, None)
 
         service: MetadataService | None = None
         if not (reboot and self.allow_reboot):

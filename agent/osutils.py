@@ -73,6 +73,10 @@ class OSUtils(Protocol):
         """The computer name currently in effect (what ``platform.node()`` reports)."""
         ...
 
+    def get_python_executable(self) -> str:
+        """Path of the interpreter running the agent (``sys.executable`` on the guest)."""
+        ...
+
     def get_temp_dir(self) -> str:
         """The agent process's temporary folder (``%TEMP%``)."""
         ...
@@ -271,15 +275,11 @@ class OSUtils(Protocol):
         """Add an IPv4 route (interface index and metric are ignored, as ``ROUTE ADD`` does)."""
         ...
 
-    def firewall_create_rule(
-        self, name: str, port: int, protocol: str, allow: bool = True
-    ) -> None:
-        """Open a port globally; ``allow=False`` or an unknown protocol raises NotImplementedError."""
+    def firewall_create_rule(self, name: str, port: int, protocol: str, allow: bool = True) -> None:
+        """Open a port globally; ``allow=False`` or an unknown protocol is NotImplementedError."""
         ...
 
-    def firewall_remove_rule(
-        self, name: str, port: int, protocol: str, allow: bool = True
-    ) -> None:
+    def firewall_remove_rule(self, name: str, port: int, protocol: str, allow: bool = True) -> None:
         """Remove a globally opened port."""
         ...
 

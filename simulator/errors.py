@@ -18,7 +18,7 @@ class ScenarioError(GuestsimError):
         super().__init__(f"{where}: {message}")
 
 
-class NotModelled(BaseException):  # noqa: N818 - reads as a verdict, like pytest's Failed
+class NotModelled(BaseException):
     """The agent asked the fake Windows for something guestsim does not model yet.
 
     Deliberately not an ``Exception``: the agent catches ``Exception`` around plugins, and

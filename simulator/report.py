@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from simulator.scenario import ScenarioOutcome
@@ -48,13 +49,11 @@ def json_report(outcomes: Sequence[ScenarioOutcome]) -> dict[str, Any]:
 
 
 def write_json(outcomes: Sequence[ScenarioOutcome], path: str) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(json_report(outcomes), handle, indent=2)
-        handle.write("\n")
+    Path(path).write_text(json.dumps(json_report(outcomes), indent=2) + "\n", encoding="utf-8")
 
 
 def junit_xml(outcomes: Sequence[ScenarioOutcome]) -> bytes:
-    passed, failed = summary_counts(outcomes)
+    _, failed = summary_counts(outcomes)
     suites = ET.Element("testsuites", tests=str(len(outcomes)), failures=str(failed))
     suite = ET.SubElement(
         suites, "testsuite", name="guestsim", tests=str(len(outcomes)), failures=str(failed)
@@ -77,9 +76,9 @@ def junit_xml(outcomes: Sequence[ScenarioOutcome]) -> bytes:
             failure.text = "\n".join(outcome.failures)
         ET.SubElement(case, "system-out").text = outcome.result.trace.to_jsonl()
     ET.indent(suites)
-    return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+    document: bytes = ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+    return document
 
 
 def write_junit(outcomes: Sequence[ScenarioOutcome], path: str) -> None:
-    with open(path, "wb") as handle:
-        handle.write(junit_xml(outcomes))
+    Path(path).write_bytes(junit_xml(outcomes))

@@ -197,7 +197,12 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(str(path), "a scenario must be a YAML mapping")
     error = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(data))
     if error is not None:
-        raise ScenarioError(str(path), error.message, _field_path(error))
+        field = _field_path(error)
+        message = error.message
+        if field == "expect" and error.validator == "minProperties":
+            # A scenario that only counts boots would pass for almost any agent.
+            message = "needs 'boots' and at least one more expectation"
+        raise ScenarioError(str(path), message, field)
     return Scenario(
         name=data.get("name", path.stem),
         path=path,

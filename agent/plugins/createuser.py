@@ -11,11 +11,12 @@ LOG = logging.getLogger(__name__)
 
 
 class CreateUserPlugin(Plugin):
-    def _builtin_admin(self) -> str | None:
+    def _builtin_admin(self) -> str:
         for user in self.osutils.enum_users():
             if self.osutils.is_builtin_admin(user):
                 return user
-        return None
+        # Upstream fails the plugin here too (it indexes an empty list).
+        raise LookupError("No built-in administrator account (RID 500) to rename")
 
     def execute(self, service: MetadataService | None, shared_data: SharedData) -> PluginResult:
         assert service is not None
@@ -23,9 +24,9 @@ class CreateUserPlugin(Plugin):
         shared_data["admin_user"] = user
         password = self.osutils.generate_random_password(self.conf.get("user_password_length"))
 
-        admin = self._builtin_admin() if self.conf.get("rename_admin_user") else None
         if self.conf.get("rename_admin_user"):
-            if admin is not None and admin.lower() != user.lower():
+            admin = self._builtin_admin()
+            if admin.lower() != user.lower():
                 LOG.info('Renaming builtin admin user "%s" to "%s"', admin, user)
                 self.osutils.rename_user(admin, user)
                 self.osutils.set_user_password(user, password)

@@ -26,9 +26,7 @@ class MTUPlugin(Plugin):
         if self.conf.get("mtu_use_dhcp_config"):
             transport = dhcp_transport(self)
             for adapter_name, mac, server in self.osutils.get_dhcp_hosts_in_use():
-                options = dhcp.get_dhcp_options(
-                    transport, self.osutils, server, [dhcp.OPTION_MTU]
-                )
+                options = dhcp.get_dhcp_options(transport, self.osutils, server, [dhcp.OPTION_MTU])
                 value = (options or {}).get(dhcp.OPTION_MTU)
                 if value:
                     self.osutils.set_network_adapter_mtu(adapter_name, dhcp.decode_mtu(value))

@@ -71,9 +71,7 @@ class CloudApp:
 
     def route(self, methods: str, pattern: str, handler: Handler) -> None:
         """Register ``handler`` for ``methods`` (space separated) on a full-path regex."""
-        self._routes.append(
-            Route(tuple(methods.split()), re.compile(f"^{pattern}$"), handler)
-        )
+        self._routes.append(Route(tuple(methods.split()), re.compile(f"^{pattern}$"), handler))
 
     def handle(self, request: SimRequest) -> SimResponse:
         response = self._dispatch(request)

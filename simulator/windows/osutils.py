@@ -37,6 +37,7 @@ from simulator.windows.state import (
 
 LOG = logging.getLogger(__name__)
 
+AGENT_INSTALL_DIR = "C:\\Program Files\\Cloudbase Solutions\\Cloudbase-Init"
 MAX_PASSWORD_LENGTH = 20
 SYSPREP_DONE = 7
 TERMINATE_DELAY_S = 3
@@ -106,6 +107,9 @@ class FakeOSUtils:
 
     def get_node_name(self) -> str:
         return self.state.computer_name
+
+    def get_python_executable(self) -> str:
+        return f"{AGENT_INSTALL_DIR}\\Python\\python.exe"
 
     def get_temp_dir(self) -> str:
         return self._environment()["TEMP"]
@@ -382,14 +386,10 @@ class FakeOSUtils:
     ) -> None:
         self._not_modelled("add_static_route")
 
-    def firewall_create_rule(
-        self, name: str, port: int, protocol: str, allow: bool = True
-    ) -> None:
+    def firewall_create_rule(self, name: str, port: int, protocol: str, allow: bool = True) -> None:
         self._not_modelled("firewall_create_rule")
 
-    def firewall_remove_rule(
-        self, name: str, port: int, protocol: str, allow: bool = True
-    ) -> None:
+    def firewall_remove_rule(self, name: str, port: int, protocol: str, allow: bool = True) -> None:
         self._not_modelled("firewall_remove_rule")
 
     # --- disks and volumes -------------------------------------------------------------------

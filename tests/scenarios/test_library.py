@@ -1,0 +1,79 @@
+"""Every bundled scenario passes, and each one can fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from simulator.expectations import check_expectations
+from simulator.paths import bundled
+from simulator.scenario import discover, load_scenario, run_scenario
+
+LIBRARY = discover([bundled("scenarios")])
+
+
+def test_the_library_has_the_stories_of_the_foundation() -> None:
+    names = {path.stem for path in LIBRARY}
+    assert {
+        "openstack-happy-path",
+        "hostname-reboot-allowed",
+        "hostname-reboot-disallowed",
+        "plugin-raises",
+        "no-metadata-service",
+    } <= names
+
+
+@pytest.mark.parametrize("path", LIBRARY, ids=[p.stem for p in LIBRARY])
+def test_bundled_scenario_passes(path: Path) -> None:
+    outcome = run_scenario(load_scenario(path))
+    assert outcome.failures == []
+
+
+@pytest.mark.parametrize("path", LIBRARY, ids=[p.stem for p in LIBRARY])
+def test_bundled_scenario_fails_when_its_boot_count_is_wrong(path: Path) -> None:
+    scenario = load_scenario(path)
+    result = run_scenario(scenario).result
+    wrong = dict(scenario.data["expect"], boots=result.boot_count + 1)
+    assert f"boots: expected {result.boot_count + 1}, got {result.boot_count}" in (
+        check_expectations(wrong, result)
+    )
+
+
+def test_happy_path_posts_the_admin_password_encrypted_for_the_instance_key(
+    fixtures_dir: Path,
+) -> None:
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    outcome = run_scenario(load_scenario(bundled("scenarios") / "boot/openstack-happy-path.yaml"))
+    (cloud,) = outcome.result.clouds
+    key = serialization.load_pem_private_key(
+        (fixtures_dir / "keys/test-rsa-2048.pem").read_bytes(), password=None
+    )
+    assert isinstance(key, rsa.RSAPrivateKey)
+    posted = cloud.model.password  # type: ignore[attr-defined]
+    plain = key.decrypt(base64.b64decode(posted), padding.PKCS1v15()).decode()
+    admin = outcome.result.state.find_user("Admin")
+    assert admin is not None and admin.password == plain
+
+
+def test_plugin_raises_reports_provisioning_failed_before_the_reboot() -> None:
+    outcome = run_scenario(load_scenario(bundled("scenarios") / "boot/plugin-raises.yaml"))
+    kinds = [
+        e.kind
+        for e in outcome.result.trace
+        if e.boot == 1 and e.kind in ("provisioning_report", "reboot")
+    ]
+    assert kinds == ["provisioning_report", "reboot"]
+
+
+def test_no_metadata_service_waits_in_virtual_time_only() -> None:
+    outcome = run_scenario(load_scenario(bundled("scenarios") / "boot/no-metadata-service.yaml"))
+    sleeps = outcome.result.trace.of_kind("sleep")
+    http = outcome.result.trace.of_kind("http")
+    assert [e.get("seconds") for e in sleeps] == [4.0] * 5 + [3]
+    assert len(http) == 6 and all(e.get("error") == "refused" for e in http)
+    assert http[-1].t_ms == 20_000

@@ -1,0 +1,154 @@
+"""The guestsim command line, as a user at a terminal or a CI job meets it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from simulator.cli import cli, main
+from simulator.paths import bundled
+
+BOOT = bundled("scenarios") / "boot"
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+def run_main(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["guestsim", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    out, err = capsys.readouterr()
+    code = exited.value.code
+    return (code if isinstance(code, int) else 0), out, err
+
+
+def test_run_without_paths_runs_the_bundled_library() -> None:
+    result = invoke("run")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    count = len(list(bundled("scenarios").rglob("*.yaml")))
+    assert lines[-1] == f"{count} passed, 0 failed"
+    assert sum(line.startswith("PASS") for line in lines) == count
+
+
+def test_a_failing_scenario_exits_1_and_reports_its_unmet_expectations(tmp_path: Path) -> None:
+    failing = tmp_path / "wrong-name.yaml"
+    failing.write_text(
+        (BOOT / "hostname-reboot-allowed.yaml")
+        .read_text()
+        .replace("computer_name: app-server-02", "computer_name: somebody-else")
+    )
+    junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
+    result = invoke(
+        "run",
+        str(failing),
+        str(BOOT / "hostname-reboot-disallowed.yaml"),
+        "--junit",
+        str(junit),
+        "--json",
+        str(report),
+    )
+    assert result.exit_code == 1
+    assert "FAIL  wrong-name" in result.output
+    assert "computer_name: expected 'somebody-else', got 'app-server-02'" in result.output
+    assert result.output.splitlines()[-1] == "1 passed, 1 failed"
+
+    document = json.loads(report.read_text())
+    assert document["summary"] == {"passed": 1, "failed": 1}
+    first = document["scenarios"][0]
+    assert (first["name"], first["passed"], first["boots"]) == ("wrong-name", False, 2)
+    assert first["failures"] == ["computer_name: expected 'somebody-else', got 'app-server-02'"]
+
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == "2" and suite.get("failures") == "1"
+    cases = suite.findall("testcase")
+    failure = cases[0].find("failure")
+    assert failure is not None and "somebody-else" in (failure.get("message") or "")
+    assert cases[1].find("failure") is None
+    system_out = cases[1].find("system-out")
+    assert system_out is not None and '"kind":"boot"' in (system_out.text or "")
+
+
+def test_a_broken_scenario_file_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        "description: x\nagent: {options: {}}\nexpect: {boots: many, computer_name: a}\n"
+    )
+    code, out, err = run_main(monkeypatch, capsys, "run", str(broken))
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"error: {broken}: expect.boots: 'many' is not of type 'integer'"
+    ]
+    assert "Traceback" not in out + err
+
+
+def test_a_missing_path_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_main(monkeypatch, capsys, "run", str(tmp_path / "nope.yaml"))
+    assert code == 2
+    assert "no such file or folder" in err
+
+
+def test_an_unknown_option_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_main(monkeypatch, capsys, "run", "--frobnicate")
+    assert code == 2
+    assert "No such option" in err
+
+
+def test_run_accepts_a_seed() -> None:
+    assert invoke("run", str(BOOT / "openstack-happy-path.yaml"), "--seed", "2").exit_code == 0
+
+
+def test_trace_prints_a_timeline_with_reboots_and_virtual_time() -> None:
+    result = invoke("trace", str(BOOT / "hostname-reboot-allowed.yaml"))
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0].startswith("boot 1      0.000s  boot")
+    assert any(line.startswith("boot 1") and " reboot " in f"{line} " for line in lines)
+    assert any(line.startswith("boot 2     45.000s  boot") for line in lines)
+    assert lines[-1] == "PASS  hostname-reboot-allowed  (2 boots)"
+
+
+def test_trace_jsonl_is_the_raw_trace() -> None:
+    result = invoke("trace", str(BOOT / "hostname-reboot-disallowed.yaml"), "--format", "jsonl")
+    events = [json.loads(line) for line in result.output.splitlines()]
+    assert [e["seq"] for e in events] == list(range(len(events)))
+    assert {"boot", "stage_start", "plugin_end", "http", "agent_exit"} <= {
+        e["kind"] for e in events
+    }
+
+
+def test_help_explains_exit_codes() -> None:
+    result = invoke("run", "--help")
+    assert "0 all passed, 1 any" in result.output
+    assert "--junit" in result.output and "--seed" in result.output
+
+
+def test_the_console_script_reports_errors_without_a_traceback(tmp_path: Path) -> None:
+    executable = shutil.which("guestsim")
+    if executable is None:
+        pytest.skip("the guestsim console script is not installed (pip install -e .)")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("description: [\n")
+    completed = subprocess.run(
+        [executable, "run", str(broken)], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.startswith(f"error: {broken}: line")
+    assert "Traceback" not in completed.stderr

@@ -1,0 +1,108 @@
+"""Broken scenario files get one clear error naming the file and the field."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from simulator.errors import ScenarioError
+from simulator.scenario import discover, load_scenario
+
+VALID = """
+description: minimal
+cloud: {type: openstack}
+agent:
+  options:
+    DEFAULT: {plugins: [cloudbaseinit.plugins.common.sethostname.SetHostNamePlugin]}
+expect: {boots: 2, computer_name: win-web-01}
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_a_valid_file_loads_with_its_stem_as_name(tmp_path: Path) -> None:
+    scenario = load_scenario(write(tmp_path, VALID, "my-story.yaml"))
+    assert scenario.name == "my-story"
+    assert scenario.conf.get("plugins") == [
+        "cloudbaseinit.plugins.common.sethostname.SetHostNamePlugin"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("broken", "field", "fragment"),
+    [
+        (VALID.replace("boots: 2", "boots: two"), "expect.boots", "not of type 'integer'"),
+        (VALID.replace("type: openstack", "type: azure"), "cloud.type", "is not one of"),
+        (VALID.replace("description: minimal", ""), "(top level)", "'description'"),
+        (VALID + "colour: blue\n", "(top level)", "colour"),
+        (
+            VALID.replace(", computer_name: win-web-01", ""),
+            "expect",
+            "at least one more expectation",
+        ),
+        (
+            VALID + "dhcp: [{address: 10.0.0.999.1}]\n",
+            "dhcp.0.address",
+            "does not match",
+        ),
+    ],
+)
+def test_schema_errors_name_the_field(
+    tmp_path: Path, broken: str, field: str, fragment: str
+) -> None:
+    path = write(tmp_path, broken)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert caught.value.field == field
+    assert str(path) in str(caught.value)
+    assert fragment in caught.value.message
+
+
+def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "description: x\nagent: [unclosed\n")
+    with pytest.raises(ScenarioError, match=r"line \d+: invalid YAML"):
+        load_scenario(path)
+
+
+def test_a_conf_with_a_wrong_type_names_option_file_and_line(tmp_path: Path) -> None:
+    conf = tmp_path / "cloudbase-init.conf"
+    conf.write_text("[DEFAULT]\nusername = Admin\nallow_reboot = perhaps\n")
+    path = write(
+        tmp_path, VALID.replace("  options:\n", "  conf: cloudbase-init.conf\n  options:\n")
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert caught.value.field == "agent"
+    assert "cloudbase-init.conf:3" in str(caught.value)
+    assert "allow_reboot" in str(caught.value)
+
+
+def test_a_missing_referenced_file_names_the_field(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, VALID.replace("{type: openstack}", "{type: openstack, user_data_file: nope.txt}")
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path).build_machine()
+    assert caught.value.field == "cloud.user_data_file"
+
+
+def test_discover_walks_folders_in_a_stable_order(tmp_path: Path) -> None:
+    for name in ("b/z.yaml", "a/y.yml", "a/x.yaml", "notes.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(VALID)
+    assert [p.relative_to(tmp_path).as_posix() for p in discover([tmp_path])] == [
+        "a/x.yaml",
+        "a/y.yml",
+        "b/z.yaml",
+    ]
+
+
+def test_discover_rejects_a_missing_path(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="no such file"):
+        discover([tmp_path / "missing"])
