@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 import traceback
 from pathlib import Path
 
 import click
 
+from simulator.clouds import CLOUD_TYPES, DocumentSource, build_clouds
 from simulator.errors import GuestsimError
+from simulator.faults import FaultPlan, parse_fault
 from simulator.paths import bundled
 from simulator.report import console_line, summary_counts, summary_line, write_json, write_junit
 from simulator.scenario import discover, load_scenario, run_scenario
 from simulator.trace import format_event
+from simulator.transport import LOOPBACK, LoopbackServer
 
 EXIT_PASSED = 0
 EXIT_FAILED = 1
@@ -104,6 +108,86 @@ def trace(scenario: Path, seed: int | None, output_format: str, show_log: bool) 
         click.echo(console_line(outcome))
     if show_log:
         click.echo("\n".join(outcome.result.log))
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+@cli.command()
+@click.argument("cloud", type=click.Choice(CLOUD_TYPES))
+@click.option(
+    "--data",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder with the cloud's documents (default: the bundled examples).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port of the first server; 0 picks a free one. Further servers use the next.",
+)
+@click.option(
+    "--host",
+    default=LOOPBACK,
+    show_default=True,
+    help="Address to bind. Anything but loopback must be asked for explicitly.",
+)
+@click.option(
+    "--fault",
+    "fault_specs",
+    multiple=True,
+    metavar="PATH[:name=value,...]",
+    help="Inject a fault, e.g. '/openstack/*:status=503,first=2' "
+    "(names: method, status, delay, error, body, first). Repeatable.",
+)
+def serve(
+    cloud: str, data: Path | None, port: int, host: str, fault_specs: tuple[str, ...]
+) -> None:
+    """Serve one simulated cloud over real HTTP until interrupted.
+
+    Point a real agent or VM at the printed URL. Each request is logged with its
+    status. Without --data the bundled example documents are served.
+
+    \b
+    Examples:
+      guestsim serve openstack
+      curl http://127.0.0.1:PORT/openstack/latest/meta_data.json
+      guestsim serve ec2 --port 8080 --fault '/latest/api/token:status=403'
+    """
+    try:
+        faults = FaultPlan([parse_fault(spec) for spec in fault_specs])
+    except ValueError as ex:
+        raise click.BadParameter(str(ex), param_hint="--fault") from ex
+    if not _is_loopback(host):
+        click.echo(f"warning: serving on {host}, reachable from other machines", err=True)
+    apps = build_clouds(DocumentSource(cloud, {}, None, defaults_dir=data))
+    servers = []
+    for offset, app in enumerate(apps):
+        server = LoopbackServer(
+            app,
+            host=host,
+            port=port + offset if port else 0,
+            faults=faults,
+            on_request=lambda request, response: click.echo(
+                f"{request.method} {request.path} -> {response.status if response else 'dropped'}"
+            ),
+        )
+        servers.append(server)
+        click.echo(f"{cloud} ({app.name}) serving on {server.url} (cloud base {app.base_url})")
+    for server in servers[1:]:
+        server.start()
+    try:
+        servers[0].serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+    finally:
+        for server in servers[1:]:
+            server.stop()
 
 
 def main() -> None:

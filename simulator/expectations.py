@@ -19,7 +19,7 @@ def outcome_of(result: RunResult) -> str:
     if result.reboot_loop:
         return "reboot_loop"
     last = result.boots[-1].outcome if result.boots else "stopped"
-    return last if last in ("crashed", "not_modelled") else "stopped"
+    return last if last in ("crashed", "not_modelled", "hung") else "stopped"
 
 
 def _mismatch(field: str, expected: Any, actual: Any) -> str:
@@ -188,6 +188,10 @@ def check_expectations(expect: dict[str, Any], result: RunResult) -> list[str]:
         failures.append(_mismatch("ntp_peers", expect["ntp_peers"], state.ntp_peers))
     failures += _check_registry(expect.get("registry", []), result)
     failures += _check_requests(expect.get("requests", []), result)
+    if "faults_injected" in expect:
+        injected = len(trace.of_kind("fault"))
+        if injected != expect["faults_injected"]:
+            failures.append(_mismatch("faults_injected", expect["faults_injected"], injected))
     if "virtual_seconds_at_least" in expect:
         last_ms = trace.events[-1].t_ms if trace.events else 0
         if last_ms / 1000 < expect["virtual_seconds_at_least"]:

@@ -16,8 +16,9 @@ from simulator.clock import VirtualClock
 from simulator.clouds.base import CloudApp
 from simulator.dhcp import BROADCAST, DhcpExchange, DhcpServer, SimulatedDhcpNetwork
 from simulator.errors import NotModelled
+from simulator.faults import DEFAULT_HANG_BUDGET_S, AgentHung, Fault, FaultPlan
 from simulator.trace import Trace
-from simulator.transport import InProcessTransport
+from simulator.transport import TRANSPORTS, Gateway
 from simulator.windows.osutils import FakeOSUtils, MachineHooks
 from simulator.windows.state import WindowsState, default_windows_state
 
@@ -48,7 +49,7 @@ class _TimedDhcp:
 @dataclass
 class BootRecord:
     number: int
-    outcome: str  # "reboot", "stopped", "exited", "crashed" or "not_modelled"
+    outcome: str  # "reboot", "stopped", "crashed", "hung" or "not_modelled"
     exit_code: int | None
     reboot_requested_by: str | None = None
     error: str | None = None
@@ -98,6 +99,9 @@ class Machine:
         seed: int = 0,
         max_boots: int = DEFAULT_MAX_BOOTS,
         argv: Sequence[str] = DEFAULT_ARGV,
+        faults: Sequence[Fault] = (),
+        transport: str = "inprocess",
+        hang_budget_s: float = DEFAULT_HANG_BUDGET_S,
     ) -> None:
         self.conf = conf
         self.state = state if state is not None else default_windows_state()
@@ -107,7 +111,10 @@ class Machine:
         self.argv = list(argv)
         self.clock = VirtualClock()
         self.trace = Trace(lambda: self.clock.elapsed_ms)
-        self.transport = InProcessTransport(self.clouds, self.trace)
+        self.gateway = Gateway(
+            self.clouds, self.trace, FaultPlan(faults), self.clock.advance, hang_budget_s
+        )
+        self.transport = TRANSPORTS[transport](self.gateway)
         self.dhcp = _TimedDhcp(
             SimulatedDhcpNetwork(dhcp_servers, self._dhcp_sources(), self._on_dhcp), self.clock
         )
@@ -213,6 +220,9 @@ class Machine:
             except NotModelled as gap:
                 self.trace.emit("not_modelled", what=gap.what)
                 return BootRecord(number, "not_modelled", None, error=str(gap))
+            except AgentHung as hang:
+                self.trace.emit("agent_hung", method=hang.method, url=hang.url)
+                return BootRecord(number, "hung", None, error=str(hang))
         if self._reboot_requested:
             record.outcome = "reboot"
             record.reboot_requested_by = self._reboot_culprit(number)
@@ -241,7 +251,7 @@ class Machine:
                 break
             record = self.boot(len(boots) + 1)
             boots.append(record)
-            if record.outcome == "not_modelled":
+            if record.outcome in ("not_modelled", "hung"):
                 findings.append(f"boot {record.number}: {record.error}")
                 break
             if record.outcome == "crashed":

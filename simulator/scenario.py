@@ -13,13 +13,12 @@ import jsonschema
 import yaml
 
 from agent.config import AgentConfig, ConfigError, config_from_options, load_config
-from simulator.clouds.base import CloudApp
-from simulator.clouds.openstack import DEFAULT_BASE_URL, OpenStackCloud, OpenStackModel
+from simulator.clouds import CloudApp, DocumentSource, build_clouds, cloud_schema
 from simulator.dhcp import DhcpServer, encode_ipv4_list, encode_mtu
 from simulator.errors import ScenarioError
 from simulator.expectations import check_expectations
+from simulator.faults import DEFAULT_HANG_BUDGET_S, Fault
 from simulator.machine import DEFAULT_MAX_BOOTS, Machine, RunResult
-from simulator.paths import bundled
 from simulator.windows.registry import RegType
 from simulator.windows.state import (
     TIME_ZONE_KEY,
@@ -64,7 +63,7 @@ class Scenario:
     def folder(self) -> str:
         return self.path.parent.name
 
-    def build_machine(self, seed: int | None = None) -> Machine:
+    def build_machine(self, seed: int | None = None, transport: str = "inprocess") -> Machine:
         return Machine(
             self.conf,
             state=self._build_state(),
@@ -72,6 +71,9 @@ class Scenario:
             dhcp_servers=self._build_dhcp(),
             seed=self.seed if seed is None else seed,
             max_boots=self.data.get("max_boots", DEFAULT_MAX_BOOTS),
+            faults=[Fault.from_spec(spec) for spec in self.data.get("faults", [])],
+            transport=transport,
+            hang_budget_s=self.data.get("hang_budget_s", DEFAULT_HANG_BUDGET_S),
         )
 
     def _build_state(self) -> WindowsState:
@@ -141,33 +143,7 @@ class Scenario:
         spec = self.data.get("cloud")
         if not spec:
             return []
-        user_data: bytes | None = None
-        if "user_data" in spec:
-            user_data = spec["user_data"].encode()
-        elif "user_data_file" in spec:
-            user_data = self._read("cloud.user_data_file", spec["user_data_file"])
-        if "meta_data" in spec:
-            meta_data = spec["meta_data"]
-        else:
-            source = spec.get("meta_data_file")
-            raw = (
-                self._read("cloud.meta_data_file", source)
-                if source
-                else bundled("fixtures").joinpath("clouds/openstack/meta_data.json").read_bytes()
-            )
-            try:
-                meta_data = json.loads(raw)
-            except ValueError as ex:
-                raise ScenarioError(
-                    str(self.path), f"{source}: not JSON: {ex}", "cloud.meta_data_file"
-                ) from ex
-        model = OpenStackModel(
-            meta_data=meta_data,
-            user_data=user_data,
-            network_data=spec.get("network_data"),
-            password=spec.get("password", ""),
-        )
-        return [OpenStackCloud(model, spec.get("base_url", DEFAULT_BASE_URL))]
+        return build_clouds(DocumentSource(spec["type"], spec, self.path))
 
     def _read(self, field: str, relative: str) -> bytes:
         target = self.path.parent / relative
@@ -203,6 +179,8 @@ def load_scenario(path: str | Path) -> Scenario:
             # A scenario that only counts boots would pass for almost any agent.
             message = "needs 'boots' and at least one more expectation"
         raise ScenarioError(str(path), message, field)
+    if data.get("cloud"):
+        _validate_cloud(path, data["cloud"])
     return Scenario(
         name=data.get("name", path.stem),
         path=path,
@@ -210,6 +188,14 @@ def load_scenario(path: str | Path) -> Scenario:
         data=data,
         conf=_load_agent_config(path, data["agent"]),
     )
+
+
+def _validate_cloud(path: Path, spec: dict[str, Any]) -> None:
+    validator = jsonschema.Draft202012Validator(cloud_schema(spec["type"]))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(spec))
+    if error is not None:
+        parts = ["cloud", *(str(part) for part in error.absolute_path)]
+        raise ScenarioError(str(path), error.message, ".".join(parts))
 
 
 def _load_agent_config(path: Path, spec: dict[str, Any]) -> AgentConfig:
@@ -254,8 +240,10 @@ class ScenarioOutcome:
         return not self.failures
 
 
-def run_scenario(scenario: Scenario, seed: int | None = None) -> ScenarioOutcome:
-    result = scenario.build_machine(seed).run()
+def run_scenario(
+    scenario: Scenario, seed: int | None = None, transport: str = "inprocess"
+) -> ScenarioOutcome:
+    result = scenario.build_machine(seed, transport).run()
     return ScenarioOutcome(scenario, result, scenario.check(result))
 
 

@@ -1,25 +1,34 @@
-"""Serving simulated clouds to the agent's ``requests`` calls, in-process.
+"""Serving simulated clouds to the agent's ``requests`` calls: in-process or on loopback.
 
-One catch-all ``responses`` callback routes every request by URL to the cloud mounted
-there; anything else is refused as a closed port would be. Nothing reaches a socket.
+Both transports intercept the agent's requests with one catch-all ``responses`` callback,
+route them by URL to the cloud mounted there and apply the scenario's faults. In-process,
+the cloud app answers directly; on loopback, the request really crosses a socket to a
+server bound to 127.0.0.1 that serves the same app. One route table, two transports, the
+same trace. Nothing ever leaves the machine.
 """
 
 from __future__ import annotations
 
+import http.client
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import requests
 import responses
 
-from simulator.clouds.base import CloudApp, SimRequest
+from simulator.clouds.base import CloudApp, SimRequest, SimResponse
+from simulator.faults import DEFAULT_HANG_BUDGET_S, AgentHung, FaultPlan, mangle
 from simulator.trace import Trace
 
 METHODS = ("GET", "POST", "PUT", "DELETE", "HEAD", "PATCH")
+LOOPBACK = "127.0.0.1"
 
 ResponseTuple = tuple[int, dict[str, str], bytes]
+Deliver = Callable[[CloudApp, SimRequest], SimResponse]
 
 
 def _mount_point(base_url: str) -> tuple[str, str, str]:
@@ -27,43 +36,245 @@ def _mount_point(base_url: str) -> tuple[str, str, str]:
     return parts.scheme, parts.netloc.lower(), parts.path or "/"
 
 
-class InProcessTransport:
-    def __init__(self, clouds: Sequence[CloudApp], trace: Trace) -> None:
+def request_path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+class Gateway:
+    """Routes a request to its cloud, through the scenario's faults, and traces it."""
+
+    def __init__(
+        self,
+        clouds: Sequence[CloudApp],
+        trace: Trace,
+        faults: FaultPlan | None = None,
+        advance: Callable[[float], None] = lambda seconds: None,
+        hang_budget_s: float = DEFAULT_HANG_BUDGET_S,
+    ) -> None:
         self.clouds = list(clouds)
         self.trace = trace
+        self.faults = faults or FaultPlan()
+        self.advance = advance
+        self.hang_budget_s = hang_budget_s
 
-    def _cloud_for(self, url: str) -> CloudApp | None:
+    def cloud_for(self, url: str) -> CloudApp | None:
         parts = urlsplit(url)
         for cloud in self.clouds:
             scheme, netloc, path = _mount_point(cloud.base_url)
-            if (parts.scheme, parts.netloc.lower()) == (scheme, netloc) and parts.path.startswith(
-                path
-            ):
+            same_host = (parts.scheme, parts.netloc.lower()) == (scheme, netloc)
+            if same_host and parts.path.startswith(path):
                 return cloud
         return None
 
-    def _dispatch(self, prepared: requests.PreparedRequest) -> ResponseTuple | Exception:
-        url = prepared.url or ""
-        method = prepared.method or "GET"
-        cloud = self._cloud_for(url)
+    def exchange(self, request: SimRequest, deliver: Deliver) -> SimResponse | Exception:
+        method, url = request.method, request.url
+        decision = self.faults.match(method, urlsplit(url).netloc.lower(), urlsplit(url).path)
+        if decision is not None:
+            index, fault = decision
+            self.trace.emit("fault", index=index, method=method, url=url, **fault.describe())
+            if fault.delay:
+                if fault.delay >= self.hang_budget_s:
+                    raise AgentHung(method, url)
+                self.advance(fault.delay)
+            if fault.error == "hang":
+                raise AgentHung(method, url)
+            if fault.error in ("refused", "reset"):
+                self.trace.emit("http", method=method, url=url, status=None, error=fault.error)
+                return requests.ConnectionError(f"Connection {fault.error}: {url}")
+            if fault.status is not None:
+                self.trace.emit("http", method=method, url=url, status=fault.status)
+                return SimResponse(fault.status, b"injected fault")
+        cloud = self.cloud_for(url)
         if cloud is None:
             self.trace.emit("http", method=method, url=url, status=None, error="refused")
             return requests.ConnectionError(f"Connection refused: nothing listens at {url}")
-        body = prepared.body or b""
-        request = SimRequest(
-            method=method,
-            url=url,
-            path=urlsplit(url).path,
-            headers=dict(prepared.headers),
-            body=body.encode() if isinstance(body, str) else body,
-        )
-        response = cloud.handle(request)
+        response = deliver(cloud, request)
+        if decision is not None and decision[1].body is not None:
+            response = mangle(response, decision[1].body)
         self.trace.emit("http", method=method, url=url, status=response.status)
-        return response.status, dict(response.headers), response.body
+        return response
+
+
+def _sim_request(prepared: requests.PreparedRequest) -> SimRequest:
+    url = prepared.url or ""
+    body = prepared.body or b""
+    return SimRequest(
+        method=prepared.method or "GET",
+        url=url,
+        path=request_path(url),
+        headers=dict(prepared.headers),
+        body=body.encode() if isinstance(body, str) else body,
+    )
+
+
+@contextmanager
+def _intercept(gateway: Gateway, deliver: Deliver) -> Iterator[None]:
+    def callback(prepared: requests.PreparedRequest) -> ResponseTuple | Exception:
+        outcome = gateway.exchange(_sim_request(prepared), deliver)
+        if isinstance(outcome, Exception):
+            return outcome
+        return outcome.status, dict(outcome.headers), outcome.body
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        for method in METHODS:
+            mock.add_callback(method, re.compile(".*"), callback=callback)
+        yield
+
+
+class InProcessTransport:
+    """No sockets: the cloud app answers inside the agent's ``requests`` call."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
 
     @contextmanager
     def serving(self) -> Iterator[None]:
-        with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-            for method in METHODS:
-                mock.add_callback(method, re.compile(".*"), callback=self._dispatch)
+        with _intercept(self.gateway, lambda cloud, request: cloud.handle(request)):
             yield
+
+
+class LoopbackServer:
+    """One cloud app served over real HTTP on 127.0.0.1 (``guestsim serve``, real agents)."""
+
+    def __init__(
+        self,
+        app: CloudApp,
+        host: str = LOOPBACK,
+        port: int = 0,
+        faults: FaultPlan | None = None,
+        on_request: Callable[[SimRequest, SimResponse | None], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.faults = faults or FaultPlan()
+        self.on_request = on_request
+        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = str(self._server.server_address[0])
+        return f"http://{host}:{self.port}/"
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                request = SimRequest(
+                    method=self.command,
+                    url=self.path,
+                    path=self.path,
+                    headers={key: value for key, value in self.headers.items()},
+                    body=self.rfile.read(length) if length else b"",
+                )
+                response = server.respond(request)
+                if server.on_request is not None:
+                    server.on_request(request, response)
+                if response is None:
+                    # An injected reset/refusal or hang: drop the connection unanswered.
+                    self.close_connection = True
+                    return
+                self.send_response(response.status)
+                for name, value in response.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(response.body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(response.body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _serve
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Requests are reported through ``on_request``, not stderr."""
+
+        return Handler
+
+    def respond(self, request: SimRequest) -> SimResponse | None:
+        decision = self.faults.match(request.method, "", urlsplit(request.path).path)
+        if decision is not None:
+            fault = decision[1]
+            if fault.error is not None:
+                return None
+            if fault.status is not None:
+                return SimResponse(fault.status, b"injected fault")
+        response = self.app.handle(request)
+        if decision is not None and decision[1].body is not None:
+            response = mangle(response, decision[1].body)
+        return response
+
+    def start(self) -> None:
+        # A short poll keeps shutdown (once per simulated boot) quick.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def __enter__(self) -> LoopbackServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _forward(server: LoopbackServer, request: SimRequest) -> SimResponse:
+    connection = http.client.HTTPConnection(LOOPBACK, server.port, timeout=30)
+    try:
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+        connection.request(request.method, request.path, body=request.body or None, headers=headers)
+        reply = connection.getresponse()
+        body = reply.read()
+        kept = {
+            name: value
+            for name, value in reply.getheaders()
+            if name.lower() not in ("server", "date", "content-length", "connection")
+        }
+        return SimResponse(reply.status, body, kept)
+    finally:
+        connection.close()
+
+
+class LoopbackTransport:
+    """Every cloud gets a real HTTP server on 127.0.0.1; requests cross real sockets."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        with ExitStack() as stack:
+            servers = {
+                id(cloud): stack.enter_context(LoopbackServer(cloud))
+                for cloud in self.gateway.clouds
+            }
+
+            def deliver(cloud: CloudApp, request: SimRequest) -> SimResponse:
+                return _forward(servers[id(cloud)], request)
+
+            with _intercept(self.gateway, deliver):
+                yield
+
+
+Transport = InProcessTransport | LoopbackTransport
+TRANSPORTS: dict[str, type[Transport]] = {
+    "inprocess": InProcessTransport,
+    "loopback": LoopbackTransport,
+}

@@ -21,17 +21,19 @@ _UPSTREAM = "cloudbaseinit.metadata.services."
 UPSTREAM_SERVICES: dict[str, str | None] = {
     f"{_UPSTREAM}httpservice.HttpService": "agent.metadata.openstack:OpenStackHttpService",
     f"{_UPSTREAM}configdrive.ConfigDriveService": None,
-    f"{_UPSTREAM}ec2service.EC2Service": None,
-    f"{_UPSTREAM}maasservice.MaaSHttpService": None,
-    f"{_UPSTREAM}cloudstack.CloudStack": None,
+    f"{_UPSTREAM}ec2service.EC2Service": "agent.metadata.ec2:EC2Service",
+    f"{_UPSTREAM}maasservice.MaaSHttpService": "agent.metadata.maas:MaaSHttpService",
+    f"{_UPSTREAM}cloudstack.CloudStack": "agent.metadata.cloudstack:CloudStack",
     f"{_UPSTREAM}opennebulaservice.OpenNebulaService": None,
-    f"{_UPSTREAM}azureservice.AzureService": None,
-    f"{_UPSTREAM}gceservice.GCEService": None,
+    f"{_UPSTREAM}azureservice.AzureService": "agent.metadata.azure:AzureService",
+    f"{_UPSTREAM}gceservice.GCEService": "agent.metadata.gce:GCEService",
     f"{_UPSTREAM}nocloudservice.NoCloudConfigDriveService": None,
     f"{_UPSTREAM}ovfservice.OvfService": None,
-    f"{_UPSTREAM}packet.PacketService": None,
+    f"{_UPSTREAM}packet.PacketService": "agent.metadata.packet:PacketService",
     f"{_UPSTREAM}vmwareguestinfoservice.VMwareGuestInfoService": None,
-    f"{_UPSTREAM}oraclecloudservice.OracleCloudService": None,
+    f"{_UPSTREAM}oraclecloudservice.OracleCloudService": (
+        "agent.metadata.oracle:OracleCloudService"
+    ),
     f"{_UPSTREAM}base.EmptyMetadataService": "agent.metadata.factory:EmptyMetadataService",
 }
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.clouds.base import CloudApp, SimRequest, SimResponse, not_found, text
+from simulator.clouds.documents import DocumentSource
 
 DEFAULT_BASE_URL = "http://169.254.169.254/"
 
@@ -80,3 +81,14 @@ class OpenStackCloud(CloudApp):
             return text("Bad Request", 400)
         self.model.password = request.body.decode("utf-8", "replace")
         return text("")
+
+
+def build(source: DocumentSource) -> list[CloudApp]:
+    model = OpenStackModel(
+        meta_data=source.json("meta_data", "meta_data.json"),
+        user_data=source.raw("user_data", "user_data"),
+        network_data=source.json("network_data", "network_data.json"),
+        vendor_data=source.json("vendor_data", "vendor_data.json") or {},
+        password=source.setting("password", ""),
+    )
+    return [OpenStackCloud(model, source.setting("base_url", DEFAULT_BASE_URL))]

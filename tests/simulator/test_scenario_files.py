@@ -38,7 +38,12 @@ def test_a_valid_file_loads_with_its_stem_as_name(tmp_path: Path) -> None:
     ("broken", "field", "fragment"),
     [
         (VALID.replace("boots: 2", "boots: two"), "expect.boots", "not of type 'integer'"),
-        (VALID.replace("type: openstack", "type: azure"), "cloud.type", "is not one of"),
+        (VALID.replace("type: openstack", "type: vsphere"), "cloud.type", "is not one of"),
+        (
+            VALID.replace("{type: openstack}", "{type: openstack, metadata: {}}"),
+            "cloud",
+            "'metadata' was unexpected",
+        ),
         (VALID.replace("description: minimal", ""), "(top level)", "'description'"),
         (VALID + "colour: blue\n", "(top level)", "colour"),
         (

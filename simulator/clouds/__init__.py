@@ -1,0 +1,34 @@
+"""The simulated clouds, one module each: a model plus its routes (moto style).
+
+Each module ``simulator.clouds.<type>`` provides ``build(source) -> list[CloudApp]`` and
+ships a JSON Schema for its scenario keys in ``simulator/schemas/clouds/<type>.json``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from importlib import resources
+from typing import Any
+
+from simulator.clouds.base import CloudApp
+from simulator.clouds.documents import DocumentSource
+
+CLOUD_TYPES = ("openstack", "ec2", "cloudstack", "maas", "gce", "azure", "packet", "oracle")
+
+
+def build_clouds(source: DocumentSource) -> list[CloudApp]:
+    if source.cloud_type not in CLOUD_TYPES:
+        raise ValueError(f"unknown cloud {source.cloud_type!r}; one of {', '.join(CLOUD_TYPES)}")
+    module = importlib.import_module(f"simulator.clouds.{source.cloud_type}")
+    apps: list[CloudApp] = module.build(source)
+    return apps
+
+
+def cloud_schema(cloud_type: str) -> dict[str, Any]:
+    text = resources.files("simulator").joinpath(f"schemas/clouds/{cloud_type}.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+__all__ = ["CLOUD_TYPES", "CloudApp", "DocumentSource", "build_clouds", "cloud_schema"]
