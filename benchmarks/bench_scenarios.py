@@ -15,19 +15,25 @@ from simulator.paths import bundled
 from simulator.scenario import discover, load_scenario, run_scenario
 
 
-def measure(paths: list[Path], repeats: int) -> list[tuple[str, int, float]]:
+Row = tuple[str, int, float, float]
+
+
+def measure(paths: list[Path], repeats: int) -> list[Row]:
+    """(name, boots, median wall seconds, virtual guest seconds) per scenario."""
     rows = []
     for path in paths:
         scenario = load_scenario(path)
         run_scenario(scenario)  # warm imports and caches once
         samples = []
-        boots = 0
+        boots, virtual = 0, 0.0
         for _ in range(repeats):
             start = time.perf_counter()
             outcome = run_scenario(scenario)
             samples.append(time.perf_counter() - start)
             boots = outcome.result.boot_count
-        rows.append((scenario.name, boots, statistics.median(samples)))
+            events = outcome.result.trace.events
+            virtual = events[-1].t_ms / 1000 if events else 0.0
+        rows.append((scenario.name, boots, statistics.median(samples), virtual))
     return rows
 
 
@@ -37,11 +43,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
     rows = measure(discover(args.paths or [bundled("scenarios")]), args.repeats)
-    print(f"{'scenario':<40} {'boots':>5} {'median/scenario':>16} {'median/boot':>12}")
-    for name, boots, median in rows:
-        print(f"{name:<40} {boots:>5} {median * 1000:>13.2f} ms {median / boots * 1000:>9.2f} ms")
-    total = sum(median for _, _, median in rows)
-    total_boots = sum(boots for _, boots, _ in rows)
+    print(
+        f"{'scenario':<40} {'boots':>5} {'median/scenario':>16} {'median/boot':>12} "
+        f"{'guest time':>11}"
+    )
+    for name, boots, median, virtual in rows:
+        print(
+            f"{name:<40} {boots:>5} {median * 1000:>13.2f} ms {median / boots * 1000:>9.2f} ms "
+            f"{virtual:>9.1f} s"
+        )
+    total = sum(row[2] for row in rows)
+    total_boots = sum(row[1] for row in rows)
     print(
         f"{'all':<40} {total_boots:>5} {total * 1000:>13.2f} ms "
         f"{total / total_boots * 1000:>9.2f} ms  ({len(rows) / total:.1f} scenarios/s)"

@@ -136,6 +136,8 @@ class Scenario:
                 options[26] = encode_mtu(spec["mtu"])
             if "ntp_servers" in spec:
                 options[42] = encode_ipv4_list(spec["ntp_servers"])
+            if "wireserver" in spec:
+                options[245] = encode_ipv4_list([spec["wireserver"]])
             servers.append(DhcpServer(spec["address"], options, spec.get("responds", True)))
         return servers
 

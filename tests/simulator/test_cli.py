@@ -152,3 +152,18 @@ def test_the_console_script_reports_errors_without_a_traceback(tmp_path: Path) -
     assert completed.returncode == 2
     assert completed.stderr.startswith(f"error: {broken}: line")
     assert "Traceback" not in completed.stderr
+
+
+def test_serve_rejects_a_malformed_fault(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_main(monkeypatch, capsys, "serve", "openstack", "--fault", "/x:colour=red")
+    assert code == 2
+    assert "--fault" in err and "colour=red" in err
+
+
+def test_serve_help_lists_every_cloud_and_the_loopback_default() -> None:
+    result = invoke("serve", "--help")
+    for cloud in ("openstack", "ec2", "cloudstack", "maas", "gce", "azure", "packet", "oracle"):
+        assert cloud in result.output
+    assert "127.0.0.1" in result.output
