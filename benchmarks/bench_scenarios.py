@@ -14,7 +14,6 @@ from pathlib import Path
 from simulator.paths import bundled
 from simulator.scenario import discover, load_scenario, run_scenario
 
-
 Row = tuple[str, int, float, float]
 
 

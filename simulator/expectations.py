@@ -90,8 +90,11 @@ def _check_requests(expected: list[dict[str, Any]], result: RunResult) -> list[s
             if r.path == want["path"]
             and r.method == want.get("method", r.method)
             and r.status == want.get("status", r.status)
+            and all(r.header(name) == value for name, value in want.get("headers", {}).items())
         ]
         label = f"requests[{index}] {want.get('method', 'ANY')} {want['path']}"
+        if want.get("headers"):
+            label += f" with {want['headers']}"
         if "count" in want:
             if len(matching) != want["count"]:
                 failures.append(

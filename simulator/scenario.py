@@ -13,7 +13,13 @@ import jsonschema
 import yaml
 
 from agent.config import AgentConfig, ConfigError, config_from_options, load_config
-from simulator.clouds import CloudApp, DocumentSource, build_clouds, cloud_schema
+from simulator.clouds import (
+    CloudApp,
+    DocumentSource,
+    attach_to_machine,
+    build_clouds,
+    cloud_schema,
+)
 from simulator.dhcp import DhcpServer, encode_ipv4_list, encode_mtu
 from simulator.errors import ScenarioError
 from simulator.expectations import check_expectations
@@ -126,6 +132,9 @@ class Scenario:
             agent_service = state.find_service("cloudbase-init")
             assert agent_service is not None
             agent_service.account = spec["agent_account"]
+        cloud = self.data.get("cloud")
+        if cloud:
+            attach_to_machine(state, DocumentSource(cloud["type"], cloud, self.path))
         return state
 
     def _build_dhcp(self) -> list[DhcpServer]:

@@ -31,9 +31,19 @@ ResponseTuple = tuple[int, dict[str, str], bytes]
 Deliver = Callable[[CloudApp, SimRequest], SimResponse]
 
 
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+
+
+def _host(scheme: str, netloc: str) -> str:
+    """``netloc`` lower-cased and without the scheme's default port (``x:80`` is ``x``)."""
+    netloc = netloc.lower()
+    default = _DEFAULT_PORTS.get(scheme)
+    return netloc[: -len(default)] if default and netloc.endswith(default) else netloc
+
+
 def _mount_point(base_url: str) -> tuple[str, str, str]:
     parts = urlsplit(base_url)
-    return parts.scheme, parts.netloc.lower(), parts.path or "/"
+    return parts.scheme, _host(parts.scheme, parts.netloc), parts.path or "/"
 
 
 def request_path(url: str) -> str:
@@ -62,7 +72,7 @@ class Gateway:
         parts = urlsplit(url)
         for cloud in self.clouds:
             scheme, netloc, path = _mount_point(cloud.base_url)
-            same_host = (parts.scheme, parts.netloc.lower()) == (scheme, netloc)
+            same_host = (parts.scheme, _host(parts.scheme, parts.netloc)) == (scheme, netloc)
             if same_host and parts.path.startswith(path):
                 return cloud
         return None

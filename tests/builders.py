@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import datetime as dt
+import random
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -13,10 +16,16 @@ from agent.metadata import factory
 from agent.metadata.base import MetadataService
 from agent.plugins import registry
 from agent.plugins.base import Plugin
+from simulator.clock import VirtualClock
+from simulator.clouds.base import CloudApp
 from simulator.clouds.openstack import OpenStackCloud, OpenStackModel
 from simulator.dhcp import DhcpServer
+from simulator.faults import Fault, FaultPlan
 from simulator.machine import Machine
-from simulator.windows.state import WindowsState
+from simulator.trace import Trace
+from simulator.transport import Gateway, InProcessTransport
+from simulator.windows.osutils import FakeOSUtils, MachineHooks
+from simulator.windows.state import WindowsState, default_windows_state
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 INSTANCE_ID = "7d3f1a52-0c4e-4b8e-9a61-2f5c8d9e0b13"
@@ -100,3 +109,32 @@ def register_metadata_service(monkeypatch: pytest.MonkeyPatch, cls: type[Metadat
     path = f"cloudbaseinit.metadata.services.guestsimtest.{cls.__qualname__}"
     monkeypatch.setitem(factory.UPSTREAM_SERVICES, path, f"{cls.__module__}:{cls.__qualname__}")
     return path
+
+
+def standalone_osutils(
+    sleeps: list[float], state: WindowsState | None = None, seed: int = 0
+) -> FakeOSUtils:
+    """A fake Windows for calling agent code directly; it records the sleeps asked for."""
+
+    def refuse(*_: object) -> NoReturn:
+        raise AssertionError("not expected from a metadata service")
+
+    hooks = MachineHooks(
+        sleep=sleeps.append, reboot=refuse, service_stopped=refuse, run_as_user=refuse
+    )
+    return FakeOSUtils(state or default_windows_state(), Trace(), random.Random(seed), hooks)
+
+
+@contextmanager
+def serving(
+    apps: Sequence[CloudApp], faults: Sequence[Fault] = (), now: dt.datetime | None = None
+) -> Iterator[Trace]:
+    """Serve cloud apps in-process; with ``now``, guest time is frozen there too."""
+    trace = Trace()
+    with ExitStack() as stack:
+        if now is not None:
+            stack.enter_context(VirtualClock(now).frozen())
+        stack.enter_context(
+            InProcessTransport(Gateway(list(apps), trace, FaultPlan(faults))).serving()
+        )
+        yield trace

@@ -114,6 +114,40 @@ class MetadataService:
     def get_kms_host(self) -> str | None:
         return None
 
+    def get_network_details(self) -> list[Any] | None:
+        return None
+
+    def get_network_details_v2(self) -> Any:
+        return None
+
+    def get_server_certs(self) -> list[dict[str, Any]] | None:
+        return None
+
+    def get_winrm_listeners_configuration(self) -> list[dict[str, Any]] | None:
+        return None
+
+    def get_vm_agent_package_provisioning_data(self) -> dict[str, Any] | None:
+        return None
+
+    def get_use_avma_licensing(self) -> bool | None:
+        return None
+
+    def get_enable_automatic_updates(self) -> bool | None:
+        return None
+
+    def get_ephemeral_disk_data_loss_warning(self) -> bytes:
+        raise NotExistingMetadataException("no ephemeral disk data loss warning")
+
+    def get_content(self, name: str) -> bytes | None:
+        return None
+
+    @property
+    def can_post_rdp_cert_thumbprint(self) -> bool:
+        return False
+
+    def post_rdp_cert_thumbprint(self, thumbprint: str) -> None:
+        pass
+
     @property
     def can_post_password(self) -> bool:
         return False
@@ -180,6 +214,10 @@ class HttpMetadataService(MetadataService):
         allow_insecure: bool = self.conf.get("https_allow_insecure", self._group)
         return allow_insecure
 
+    def extra_headers(self) -> dict[str, str]:
+        """Headers this service adds to every request; computed afresh for each one."""
+        return {}
+
     def url_for(self, path: str) -> str:
         if path.startswith("http"):
             return path
@@ -194,6 +232,7 @@ class HttpMetadataService(MetadataService):
     ) -> bytes:
         method = method or ("POST" if data else "GET")
         # No timeout, as upstream: a metadata server that never answers stalls the agent.
+        headers = {**(headers or {}), **self.extra_headers()}
         response = requests.request(
             method, self.url_for(path), data=data, headers=headers, verify=self._verify()
         )

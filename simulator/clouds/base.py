@@ -38,6 +38,11 @@ class RecordedRequest:
     path: str
     status: int
     body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == lowered), None)
 
 
 Handler = Callable[..., SimResponse]
@@ -76,7 +81,9 @@ class CloudApp:
     def handle(self, request: SimRequest) -> SimResponse:
         response = self._dispatch(request)
         self.requests.append(
-            RecordedRequest(request.method, request.path, response.status, request.body)
+            RecordedRequest(
+                request.method, request.path, response.status, request.body, dict(request.headers)
+            )
         )
         return response
 

@@ -395,16 +395,21 @@ class FakeOSUtils:
     # --- disks and volumes -------------------------------------------------------------------
 
     def get_volume_label(self, drive: str) -> str | None:
-        self._not_modelled("get_volume_label")
+        found = self.state.find_drive(drive)
+        return None if found is None else found.label
 
     def get_volume_path_names_by_mount_point(self, mount_point: str) -> list[str]:
         self._not_modelled("get_volume_path_names_by_mount_point")
 
     def get_logical_drives(self) -> list[str]:
-        self._not_modelled("get_logical_drives")
+        return [drive.root for drive in sorted(self.state.drives, key=lambda d: d.letter)]
 
     def get_cdrom_drives(self) -> list[str]:
-        self._not_modelled("get_cdrom_drives")
+        return [
+            drive.root
+            for drive in sorted(self.state.drives, key=lambda d: d.letter)
+            if drive.kind == "cdrom"
+        ]
 
     def get_physical_disks(self) -> list[str]:
         self._not_modelled("get_physical_disks")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from agent.osutils import (
     SERVICE_START_MODE_AUTOMATIC,
@@ -85,6 +88,44 @@ class Service:
     status: str = SERVICE_STATUS_STOPPED
 
 
+DriveKind = Literal["cdrom", "fixed"]
+DRIVE_KINDS: tuple[DriveKind, ...] = ("cdrom", "fixed")
+SYSTEM_DRIVE_LETTER = "C"
+_DRIVE_SPEC = re.compile(r"([A-Za-z])(?::(?:[\\/])?)?")
+
+
+@dataclass(frozen=True)
+class Drive:
+    """A logical drive: its letter, volume label (None: no label) and kind.
+
+    Its files live in the guest filesystem under ``<letter>:\\``.
+    """
+
+    letter: str
+    label: str | None = None
+    kind: DriveKind = "fixed"
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch("[A-Z]", self.letter):
+            raise ValueError(f"drive letter must be one of A-Z, got {self.letter!r}")
+        if self.kind not in DRIVE_KINDS:
+            raise ValueError(f"drive kind must be one of {DRIVE_KINDS}, got {self.kind!r}")
+
+    @property
+    def root(self) -> str:
+        return f"{self.letter}:\\"
+
+
+def drive_letter(spec: str) -> str | None:
+    """The upper-case letter of ``"d"``, ``"D:"``, ``"D:\\"`` or ``"d:/"``; None otherwise."""
+    match = _DRIVE_SPEC.fullmatch(spec)
+    return match.group(1).upper() if match else None
+
+
+def _system_drives() -> list[Drive]:
+    return [Drive(SYSTEM_DRIVE_LETTER, "Windows", "fixed")]
+
+
 @dataclass
 class WindowsState:
     """Everything a reboot keeps, plus the volatile parts (active name, service status)."""
@@ -95,6 +136,8 @@ class WindowsState:
     users: list[UserAccount] = field(default_factory=list)
     groups: list[LocalGroup] = field(default_factory=list)
     adapters: list[NetworkAdapter] = field(default_factory=list)
+    # Logical drives; the system drive C: is always there.
+    drives: list[Drive] = field(default_factory=_system_drives)
     services: list[Service] = field(default_factory=list)
     # What Windows calls the computer name now, and the name set for the next boot.
     computer_name: str = "WIN-GUESTSIM01"
@@ -116,6 +159,26 @@ class WindowsState:
 
     def find_adapter(self, name: str) -> NetworkAdapter | None:
         return next((a for a in self.adapters if a.name.lower() == name.lower()), None)
+
+    def find_drive(self, spec: str) -> Drive | None:
+        """The drive named by a letter or root (``"D"``, ``"D:"``, ``"D:\\"``), if attached."""
+        letter = drive_letter(spec)
+        return next((d for d in self.drives if d.letter == letter), None)
+
+    def attach_drive(self, drive: Drive, files: Mapping[str, bytes] | None = None) -> Drive:
+        """Plug in ``drive`` holding ``files`` (paths relative to its root, ``\\`` or ``/``)."""
+        if self.find_drive(drive.letter) is not None:
+            raise ValueError(f"drive {drive.root} is already attached")
+        self.drives.append(drive)
+        self.files.make_dirs(drive.root)
+        for relative, data in (files or {}).items():
+            parts = [part for part in relative.replace("/", "\\").split("\\") if part]
+            if not parts:
+                raise ValueError(f"not a file path relative to a drive root: {relative!r}")
+            if len(parts) > 1:
+                self.files.make_dirs(drive.root + "\\".join(parts[:-1]))
+            self.files.write(drive.root + "\\".join(parts), data)
+        return drive
 
     def next_rid(self) -> int:
         return max([FIRST_USER_RID - 1, *(u.rid for u in self.users)]) + 1
