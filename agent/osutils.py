@@ -309,6 +309,10 @@ class OSUtils(Protocol):
         """Volume GUID paths of every volume."""
         ...
 
+    def get_device_size(self, device_path: str) -> int:
+        """Size in bytes of a physical disk or volume; an unknown device raises ItemNotFound."""
+        ...
+
     def read_device(self, device_path: str, offset: int, length: int) -> bytes:
         """Raw bytes of a physical disk or volume; reads past the end return fewer bytes."""
         ...

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from simulator import media
 from simulator.clouds import CLOUD_TYPES, DocumentSource, build_clouds
 from simulator.errors import GuestsimError
 from simulator.faults import FaultPlan, parse_fault
@@ -188,6 +189,73 @@ def serve(
     finally:
         for server in servers[1:]:
             server.stop()
+
+
+@cli.group()
+def configdrive() -> None:
+    """Config-drive images: OpenStack (config-2) and NoCloud (cidata) seeds."""
+
+
+@configdrive.command("build")
+@click.argument("src", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Image file to write; replaced atomically.",
+)
+@click.option(
+    "--format",
+    "image_format",
+    type=click.Choice(media.FORMATS),
+    default="iso",
+    show_default=True,
+    help="ISO9660 (Joliet + Rock Ridge), FAT superfloppy, or a disk with one partition.",
+)
+@click.option(
+    "--filesystem",
+    type=click.Choice(media.PARTITION_FILESYSTEMS),
+    default="vfat",
+    show_default=True,
+    help="File system in the partition of a disk-mbr / disk-gpt image.",
+)
+@click.option(
+    "--label",
+    help="Volume label (default: config-2 on ISO, CONFIG-2 on FAT; with --nocloud "
+    "cidata / CIDATA). FAT labels are upper-cased.",
+)
+@click.option("--nocloud", is_flag=True, help="A NoCloud seed: cidata label, meta-data at the top.")
+def configdrive_build(
+    src: Path,
+    output: Path,
+    image_format: str,
+    filesystem: str,
+    label: str | None,
+    nocloud: bool,
+) -> None:
+    """Build a config-drive image from the folder SRC, like cloud-localds.
+
+    Every file under SRC goes onto the image at the same relative path (symbolic links
+    are followed if they stay inside SRC). The output is the same bytes for the same
+    files on every host. Warns when the file the agent looks for is missing:
+    openstack/latest/meta_data.json, or meta-data with --nocloud.
+
+    \b
+    Examples:
+      guestsim configdrive build drive/ -o config-2.iso
+      guestsim configdrive build drive/ -o config-2.img --format vfat
+      guestsim configdrive build seed/ -o seed.iso --nocloud
+      guestsim configdrive build drive/ -o disk.img --format disk-gpt --filesystem iso
+    """
+    tree = media.tree_from_directory(src)
+    required = "meta-data" if nocloud else "openstack/latest/meta_data.json"
+    if required not in tree:
+        click.echo(f"warning: {src} has no {required}; the agent will not use this drive", err=True)
+    shown = media.effective_label(image_format, label, nocloud, filesystem)
+    image = media.build_image(tree, image_format, shown, nocloud=nocloud, filesystem=filesystem)
+    media.write_image(output, image)
+    click.echo(f"{output}: {image_format}, label {shown}, {len(tree)} files, {len(image)} bytes")
 
 
 def main() -> None:

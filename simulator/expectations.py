@@ -191,6 +191,20 @@ def check_expectations(expect: dict[str, Any], result: RunResult) -> list[str]:
         failures.append(_mismatch("ntp_peers", expect["ntp_peers"], state.ntp_peers))
     failures += _check_registry(expect.get("registry", []), result)
     failures += _check_requests(expect.get("requests", []), result)
+    searches = trace.of_kind("config_drive_search")
+    if "config_drive_found" in expect:
+        found = [
+            f"{e.get('type')}/{e.get('location')}" for e in searches if e.get("result") == "found"
+        ]
+        got = found[-1] if found else None
+        if got != expect["config_drive_found"]:
+            failures.append(_mismatch("config_drive_found", expect["config_drive_found"], got))
+    errors = [str(e.get("error")) for e in searches if e.get("result") == "error"]
+    for fragment in expect.get("config_drive_errors", []):
+        if not any(fragment in error for error in errors):
+            failures.append(
+                f"config_drive_errors: no search error mentions {fragment!r} (got {errors})"
+            )
     if "faults_injected" in expect:
         injected = len(trace.of_kind("fault"))
         if injected != expect["faults_injected"]:

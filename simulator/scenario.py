@@ -21,10 +21,12 @@ from simulator.clouds import (
     cloud_schema,
 )
 from simulator.dhcp import DhcpServer, encode_ipv4_list, encode_mtu
+from simulator.drives import attach_media
 from simulator.errors import ScenarioError
 from simulator.expectations import check_expectations
 from simulator.faults import DEFAULT_HANG_BUDGET_S, Fault
 from simulator.machine import DEFAULT_MAX_BOOTS, Machine, RunResult
+from simulator.windows.processes import install_vmware_tools
 from simulator.windows.registry import RegType
 from simulator.windows.state import (
     TIME_ZONE_KEY,
@@ -132,6 +134,10 @@ class Scenario:
             agent_service = state.find_service("cloudbase-init")
             assert agent_service is not None
             agent_service.account = spec["agent_account"]
+        if "guestinfo" in spec:
+            install_vmware_tools(state, {k: v.encode() for k, v in spec["guestinfo"].items()})
+        if "media" in spec:
+            attach_media(state, spec["media"], self.path)
         cloud = self.data.get("cloud")
         if cloud:
             attach_to_machine(state, DocumentSource(cloud["type"], cloud, self.path))

@@ -20,17 +20,23 @@ _UPSTREAM = "cloudbaseinit.metadata.services."
 # does not implement the service yet.
 UPSTREAM_SERVICES: dict[str, str | None] = {
     f"{_UPSTREAM}httpservice.HttpService": "agent.metadata.openstack:OpenStackHttpService",
-    f"{_UPSTREAM}configdrive.ConfigDriveService": None,
+    f"{_UPSTREAM}configdrive.ConfigDriveService": ("agent.metadata.configdrive:ConfigDriveService"),
     f"{_UPSTREAM}ec2service.EC2Service": "agent.metadata.ec2:EC2Service",
     f"{_UPSTREAM}maasservice.MaaSHttpService": "agent.metadata.maas:MaaSHttpService",
     f"{_UPSTREAM}cloudstack.CloudStack": "agent.metadata.cloudstack:CloudStack",
-    f"{_UPSTREAM}opennebulaservice.OpenNebulaService": None,
+    f"{_UPSTREAM}opennebulaservice.OpenNebulaService": (
+        "agent.metadata.opennebula:OpenNebulaService"
+    ),
     f"{_UPSTREAM}azureservice.AzureService": "agent.metadata.azure:AzureService",
     f"{_UPSTREAM}gceservice.GCEService": "agent.metadata.gce:GCEService",
-    f"{_UPSTREAM}nocloudservice.NoCloudConfigDriveService": None,
-    f"{_UPSTREAM}ovfservice.OvfService": None,
+    f"{_UPSTREAM}nocloudservice.NoCloudConfigDriveService": (
+        "agent.metadata.nocloud:NoCloudConfigDriveService"
+    ),
+    f"{_UPSTREAM}ovfservice.OvfService": "agent.metadata.ovf:OvfService",
     f"{_UPSTREAM}packet.PacketService": "agent.metadata.packet:PacketService",
-    f"{_UPSTREAM}vmwareguestinfoservice.VMwareGuestInfoService": None,
+    f"{_UPSTREAM}vmwareguestinfoservice.VMwareGuestInfoService": (
+        "agent.metadata.vmware:VMwareGuestInfoService"
+    ),
     f"{_UPSTREAM}oraclecloudservice.OracleCloudService": (
         "agent.metadata.oracle:OracleCloudService"
     ),

@@ -19,6 +19,7 @@ _BASE_DIRS = (
     "C:\\Users",
     "C:\\Program Files",
     "C:\\Program Files\\Cloudbase Solutions\\Cloudbase-Init\\conf",
+    "C:\\Program Files\\Cloudbase Solutions\\Cloudbase-Init\\bin",
     "C:\\Program Files\\Cloudbase Solutions\\Cloudbase-Init\\log",
 )
 

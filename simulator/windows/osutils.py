@@ -34,11 +34,13 @@ from simulator.windows.state import (
     UserAccount,
     WindowsState,
 )
+from simulator.windows.storage import Disk, Volume
 
 LOG = logging.getLogger(__name__)
 
 AGENT_INSTALL_DIR = "C:\\Program Files\\Cloudbase Solutions\\Cloudbase-Init"
 MAX_PASSWORD_LENGTH = 20
+PHYSICAL_DRIVE_PREFIX = "\\\\.\\PHYSICALDRIVE"
 SYSPREP_DONE = 7
 TERMINATE_DELAY_S = 3
 
@@ -394,7 +396,14 @@ class FakeOSUtils:
 
     # --- disks and volumes -------------------------------------------------------------------
 
+    def _volume(self, path: str) -> Volume | None:
+        wanted = path.rstrip("\\").lower()
+        return next((v for v in self.state.volumes if v.path.rstrip("\\").lower() == wanted), None)
+
     def get_volume_label(self, drive: str) -> str | None:
+        volume = self._volume(drive)
+        if volume is not None:
+            return volume.label
         found = self.state.find_drive(drive)
         return None if found is None else found.label
 
@@ -412,13 +421,39 @@ class FakeOSUtils:
         ]
 
     def get_physical_disks(self) -> list[str]:
-        self._not_modelled("get_physical_disks")
+        return [f"{PHYSICAL_DRIVE_PREFIX}{n}" for n in range(len(self.state.disks))]
 
     def get_volumes(self) -> list[str]:
-        self._not_modelled("get_volumes")
+        return [volume.path for volume in self.state.volumes]
+
+    def _device(self, device_path: str) -> tuple[Disk | bytes, int, int]:
+        """The backing bytes of a device, and the window (offset, size) it sees of them."""
+        lowered = device_path.lower()
+        if lowered.startswith(PHYSICAL_DRIVE_PREFIX.lower()):
+            number = lowered[len(PHYSICAL_DRIVE_PREFIX) :]
+            if number.isdigit() and int(number) < len(self.state.disks):
+                disk = self.state.disks[int(number)]
+                return disk, 0, disk.size
+        volume = self._volume(device_path)
+        if volume is not None:
+            if volume.disk is not None:
+                return self.state.disks[volume.disk], volume.offset, volume.size
+            if volume.letter in self.state.cdrom_media:
+                media = self.state.cdrom_media[volume.letter]
+                return media, 0, len(media)
+        raise ItemNotFound(f"No such device: {device_path}")
+
+    def get_device_size(self, device_path: str) -> int:
+        return self._device(device_path)[2]
 
     def read_device(self, device_path: str, offset: int, length: int) -> bytes:
-        self._not_modelled("read_device")
+        backing, start, size = self._device(device_path)
+        if offset < 0 or length < 0:
+            raise OSUtilsError(f"Invalid read of {device_path}: offset {offset}, length {length}")
+        length = max(0, min(length, size - offset))
+        if isinstance(backing, bytes):
+            return backing[start + offset : start + offset + length]
+        return backing.read(start + offset, length)
 
     def enable_trim(self, enable: bool) -> None:
         self._not_modelled("enable_trim")
@@ -434,14 +469,22 @@ class FakeOSUtils:
 
     # --- guest files -------------------------------------------------------------------------
 
+    def _guest_path(self, path: str) -> str:
+        # A volume with a drive letter is one file system reachable by two names.
+        lowered = path.lower()
+        for volume in self.state.volumes:
+            if volume.letter and lowered.startswith(volume.path.lower()):
+                return volume.root + path[len(volume.path) :]
+        return path
+
     def path_exists(self, path: str) -> bool:
-        return self.state.files.exists(path)
+        return self.state.files.exists(self._guest_path(path))
 
     def is_dir(self, path: str) -> bool:
-        return self.state.files.is_dir(path)
+        return self.state.files.is_dir(self._guest_path(path))
 
     def list_dir(self, path: str) -> list[str]:
-        return self.state.files.list_dir(path)
+        return self.state.files.list_dir(self._guest_path(path))
 
     def make_dirs(self, path: str) -> None:
         if not self.state.files.is_dir(path):
@@ -449,7 +492,7 @@ class FakeOSUtils:
         self.state.files.make_dirs(path)
 
     def read_file(self, path: str) -> bytes:
-        return self.state.files.read(path)
+        return self.state.files.read(self._guest_path(path))
 
     def write_file(self, path: str, data: bytes, append: bool = False) -> None:
         self._mutation("write_file", path=path, size=len(data), append=append)
@@ -606,7 +649,18 @@ class FakeOSUtils:
     def execute_process(
         self, args: Sequence[str], shell: bool = True, decode_output: bool = False
     ) -> ProcessResult:
-        self._not_modelled(f"execute_process({args[0] if args else ''!r})")
+        program = args[0] if args else ""
+        if ("\\" in program or "/" in program) and not self.path_exists(program):
+            # A program named by its path must be there; CreateProcess fails otherwise.
+            raise FileNotFoundError(2, "The system cannot find the file specified", program)
+        # Programs SystemCommands does not know raise NotModelled before anything is
+        # recorded; a known one is recorded once it has run.
+        try:
+            result = self.commands.run(list(args))
+        except NotModelled as ex:
+            raise NotModelled(f"execute_process: {ex.what}") from None
+        self._mutation("execute_process", args=list(args))
+        return result
 
     def execute_powershell_script(self, script_path: str, sysnative: bool = True) -> ProcessResult:
         self._not_modelled("execute_powershell_script")

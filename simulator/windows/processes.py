@@ -20,6 +20,7 @@ class SystemCommands:
         self.state = state
         self._programs: dict[str, Callable[[list[str]], ProcessResult]] = {
             "sc.exe": self._sc,
+            "rpctool.exe": self._rpctool,
         }
 
     def run(self, args: list[str]) -> ProcessResult:
@@ -40,3 +41,31 @@ class SystemCommands:
             service.triggers = [] if triggers == ["delete"] else list(triggers)
             return b"[SC] ChangeServiceConfig2 SUCCESS\r\n", b"", 0
         raise NotModelled(f"sc.exe {' '.join(args[:1])}")
+
+    def _rpctool(self, args: list[str]) -> ProcessResult:
+        # VMware Tools' rpctool takes the whole RPC as one argument: "info-get <name>".
+        if len(args) != 1:
+            raise NotModelled(f"rpctool.exe with {len(args)} arguments")
+        verb, _, name = args[0].partition(" ")
+        if verb != "info-get":
+            raise NotModelled(f"rpctool.exe {verb!r}")
+        guestinfo = self.state.guestinfo
+        if guestinfo is None:
+            # Off VMware the backdoor channel does not answer.
+            return b"", b"Failed sending message to VMware.\r\n", 1
+        wanted = name.strip().lower()
+        # Variable names are case-insensitive, as in a VM's configuration file.
+        for key, value in guestinfo.items():
+            if key.lower() == wanted:
+                return value, b"", 0
+        return b"", b"No value found\r\n", 1
+
+
+VMWARE_RPCTOOL = "C:\\Program Files\\VMware\\VMware Tools\\rpctool.exe"
+
+
+def install_vmware_tools(state: WindowsState, guestinfo: dict[str, bytes]) -> None:
+    """VMware Tools on the guest: ``rpctool.exe`` exists and answers from ``guestinfo``."""
+    state.guestinfo = dict(guestinfo)
+    state.files.make_dirs(VMWARE_RPCTOOL.rsplit("\\", 1)[0])
+    state.files.write(VMWARE_RPCTOOL, b"MZ")

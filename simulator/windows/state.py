@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from agent.osutils import (
     SERVICE_START_MODE_AUTOMATIC,
@@ -16,11 +16,15 @@ from agent.osutils import (
 from simulator.windows.filesystem import GuestFilesystem
 from simulator.windows.registry import Registry, RegType
 
+if TYPE_CHECKING:
+    from simulator.windows.storage import Disk, Volume
+
 # A fixed machine SID keeps SIDs, and so traces, identical on every run.
 MACHINE_SID = "S-1-5-21-1004336348-1177238915-682003330"
 BUILTIN_ADMIN_RID = 500
 FIRST_USER_RID = 1000
 
+AGENT_BIN_DIR = "C:\\Program Files\\Cloudbase Solutions\\Cloudbase-Init\\bin"
 AGENT_KEY = "HKLM\\SOFTWARE\\Cloudbase Solutions\\Cloudbase-Init"
 SYSPREP_KEY = "HKLM\\SYSTEM\\Setup\\Status\\SysprepStatus"
 TIME_ZONE_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\TimeZoneInformation"
@@ -138,6 +142,12 @@ class WindowsState:
     adapters: list[NetworkAdapter] = field(default_factory=list)
     # Logical drives; the system drive C: is always there.
     drives: list[Drive] = field(default_factory=_system_drives)
+    # Physical disks (index n is \\.\PHYSICALDRIVEn), mounted volumes, CD-ROM media bytes.
+    disks: list[Disk] = field(default_factory=list)
+    volumes: list[Volume] = field(default_factory=list)
+    cdrom_media: dict[str, bytes] = field(default_factory=dict)
+    # VMware's guestinfo variables, as the hypervisor answers rpctool; None: not on VMware.
+    guestinfo: dict[str, bytes] | None = None
     services: list[Service] = field(default_factory=list)
     # What Windows calls the computer name now, and the name set for the next boot.
     computer_name: str = "WIN-GUESTSIM01"
@@ -198,7 +208,10 @@ class WindowsState:
 
 def default_windows_state() -> WindowsState:
     """A freshly sysprepped Windows Server 2019 with the agent installed as a service."""
+    from simulator.windows.storage import add_system_disk
+
     state = WindowsState()
+    add_system_disk(state)
     state.users = [
         UserAccount("Administrator", BUILTIN_ADMIN_RID, password=None, disabled=True),
         UserAccount("Guest", 501, disabled=True),
@@ -231,4 +244,8 @@ def default_windows_state() -> WindowsState:
     registry.create_key(TIME_ZONE_KEY)
     registry.set_value(TIME_ZONE_KEY, "RealTimeIsUniversal", 0, RegType.REG_DWORD)
     registry.create_key(PROFILE_LIST_KEY)
+    # The installer ships these next to the agent; the stock conf points bsdtar_path and
+    # mtools_path at them.
+    for tool in ("bsdtar.exe", "mcopy.exe", "mlabel.exe"):
+        state.files.write(f"{AGENT_BIN_DIR}\\{tool}", b"MZ")
     return state

@@ -379,7 +379,7 @@ def test_not_modelled_is_not_an_exception() -> None:
 @pytest.mark.parametrize(
     ("call", "method"),
     [
-        (lambda osu: osu.get_physical_disks(), "get_physical_disks"),
+        (lambda osu: osu.get_page_files(), "get_page_files"),
         (lambda osu: osu.execute_process(["cmd.exe", "/c", "dir"]), "execute_process"),
         (lambda osu: osu.set_timezone("Europe/Rome"), "set_timezone"),
         (lambda osu: osu.create_group("Operators"), "create_group"),

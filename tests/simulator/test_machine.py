@@ -30,7 +30,7 @@ class ClockReadingPlugin(Plugin):
 
 class GapPlugin(Plugin):
     def execute(self, service: MetadataService | None, shared_data: SharedData) -> PluginResult:
-        self.osutils.get_physical_disks()
+        self.osutils.get_page_files()
         return PLUGIN_EXECUTION_DONE, False
 
 
@@ -67,10 +67,10 @@ def test_an_unmodelled_os_call_stops_the_run_with_a_finding_naming_it(
     result = machine.run()
     assert result.boots[-1].outcome == "not_modelled"
     assert result.findings == [
-        "boot 1: not modelled by the simulated Windows: OSUtils.get_physical_disks"
+        "boot 1: not modelled by the simulated Windows: OSUtils.get_page_files"
     ]
     (gap,) = result.trace.of_kind("not_modelled")
-    assert gap.get("what") == "OSUtils.get_physical_disks"
+    assert gap.get("what") == "OSUtils.get_page_files"
     # The gap is not mistaken for a plugin failure of the guest.
     assert not [e for e in result.trace.of_kind("plugin_end") if e.get("success") is False]
 

@@ -1,0 +1,71 @@
+"""Real config-drive images: ISO9660 (Joliet + Rock Ridge), FAT12/16, MBR and GPT disks.
+
+Images are bytes, built in memory and deterministically (the same input gives the same
+bytes on every host), from a *tree*: POSIX relative path -> file content.
+
+>>> tree = openstack_layout({"uuid": "83679162-1378-4288-a2d4-70e13ec132aa"}, b"#ps1\\n")
+>>> iso = build_image(tree, "iso")                       # label config-2
+>>> disk = build_image(nocloud_layout({"instance-id": "i-1"}), "disk-gpt", nocloud=True)
+
+Modules: ``layout`` (what goes on a drive), ``iso``, ``fat``, ``disk`` (partition
+tables), ``image`` (format dispatch and writing), ``common`` (errors, name rules).
+"""
+
+from __future__ import annotations
+
+from simulator.media.common import FIXED_TIMESTAMP, MediaError, parse_tree
+from simulator.media.disk import (
+    MBR_TYPES,
+    MICROSOFT_BASIC_DATA,
+    PartitionTable,
+    build_disk,
+    detect_filesystem,
+    filesystem_label,
+)
+from simulator.media.fat import build_vfat, fat_label
+from simulator.media.image import (
+    FORMATS,
+    PARTITION_FILESYSTEMS,
+    ImageFormat,
+    PartitionFilesystem,
+    build_image,
+    default_label,
+    effective_label,
+    write_image,
+)
+from simulator.media.iso import build_iso
+from simulator.media.layout import (
+    EC2_VERSIONS,
+    OPENSTACK_VERSIONS,
+    nocloud_layout,
+    openstack_layout,
+    tree_from_directory,
+)
+
+__all__ = [
+    "EC2_VERSIONS",
+    "FIXED_TIMESTAMP",
+    "FORMATS",
+    "MBR_TYPES",
+    "MICROSOFT_BASIC_DATA",
+    "OPENSTACK_VERSIONS",
+    "PARTITION_FILESYSTEMS",
+    "ImageFormat",
+    "MediaError",
+    "PartitionFilesystem",
+    "PartitionTable",
+    "build_disk",
+    "build_image",
+    "build_iso",
+    "build_vfat",
+    "default_label",
+    "detect_filesystem",
+    "effective_label",
+    "fat_label",
+    "filesystem_label",
+    "nocloud_layout",
+    "openstack_layout",
+    "parse_tree",
+    "tree_from_directory",
+    "write_image",
+]
