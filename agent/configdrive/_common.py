@@ -4,6 +4,7 @@ reads and the file-name safety check."""
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -188,3 +189,13 @@ def check_name(name: str, device: str) -> str:
 
 def join(parent: str, name: str) -> str:
     return f"{parent}/{name}" if parent else name
+
+
+def le16(data: bytes, offset: int) -> int:
+    value: int = struct.unpack_from("<H", data, offset)[0]
+    return value
+
+
+def le32(data: bytes, offset: int) -> int:
+    value: int = struct.unpack_from("<I", data, offset)[0]
+    return value

@@ -37,7 +37,6 @@ to contents).
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 
 from agent.configdrive._common import (
@@ -48,6 +47,8 @@ from agent.configdrive._common import (
     Reader,
     check_name,
     join,
+    le16,
+    le32,
 )
 from agent.configdrive.errors import CorruptMedia, NotThisFormat
 
@@ -65,16 +66,6 @@ _DEFAULT_DEVICE = "<device>"
 
 # (end-of-chain minimum, bad-cluster mark) per FAT width.
 _MARKS = {12: (0xFF8, 0xFF7), 16: (0xFFF8, 0xFFF7), 32: (0x0FFFFFF8, 0x0FFFFFF7)}
-
-
-def _le16(data: bytes, offset: int) -> int:
-    value: int = struct.unpack_from("<H", data, offset)[0]
-    return value
-
-
-def _le32(data: bytes, offset: int) -> int:
-    value: int = struct.unpack_from("<I", data, offset)[0]
-    return value
 
 
 @dataclass(frozen=True)
@@ -104,12 +95,12 @@ def looks_like_fat_boot_sector(boot: bytes) -> bool:
     """True if ``boot`` (sector 0) carries a plausible FAT BIOS parameter block."""
     if len(boot) < BOOT_SECTOR or boot[0] not in (0xEB, 0xE9):
         return False
-    bytes_per_sector = _le16(boot, 0x0B)
+    bytes_per_sector = le16(boot, 0x0B)
     sectors_per_cluster = boot[0x0D]
     return (
         bytes_per_sector in (512, 1024, 2048, 4096)
         and sectors_per_cluster in (1, 2, 4, 8, 16, 32, 64, 128)
-        and _le16(boot, 0x0E) >= 1  # reserved sectors
+        and le16(boot, 0x0E) >= 1  # reserved sectors
         and 1 <= boot[0x10] <= 16  # number of FATs
         and (boot[0x15] == 0xF0 or boot[0x15] >= 0xF8)  # media descriptor
     )
@@ -123,13 +114,13 @@ def _geometry(dev: Device) -> _Geometry:
     def corrupt(problem: str) -> CorruptMedia:
         return CorruptMedia(dev.name, f"FAT boot sector: {problem}")
 
-    bytes_per_sector = _le16(boot, 0x0B)
+    bytes_per_sector = le16(boot, 0x0B)
     sectors_per_cluster = boot[0x0D]
-    reserved = _le16(boot, 0x0E)
+    reserved = le16(boot, 0x0E)
     fats = boot[0x10]
-    root_entries = _le16(boot, 0x11)
-    total = _le16(boot, 0x13) or _le32(boot, 0x20)
-    fat_sectors = _le16(boot, 0x16) or _le32(boot, 0x24)
+    root_entries = le16(boot, 0x11)
+    total = le16(boot, 0x13) or le32(boot, 0x20)
+    fat_sectors = le16(boot, 0x16) or le32(boot, 0x24)
     if total == 0 or fat_sectors == 0:
         raise corrupt("zero total sectors or FAT size")
     root_sectors = (root_entries * ENTRY + bytes_per_sector - 1) // bytes_per_sector
@@ -142,13 +133,13 @@ def _geometry(dev: Device) -> _Geometry:
         raise corrupt("no data clusters")
     width = 12 if clusters < 4085 else 16 if clusters < 65525 else 32
     if width == 32:
-        if root_entries != 0 or _le16(boot, 0x16) != 0:
+        if root_entries != 0 or le16(boot, 0x16) != 0:
             raise corrupt("a FAT32 volume with a FAT12/16 root directory or FAT size")
-        flags = _le16(boot, 0x28)
+        flags = le16(boot, 0x28)
         active = flags & 0x0F if flags & 0x80 else 0
         if active >= fats:
             raise corrupt(f"active FAT {active} of {fats}")
-        root_cluster = _le32(boot, 0x2C)
+        root_cluster = le32(boot, 0x2C)
         signature_at, label_at = 0x42, 0x47
     else:
         if root_entries == 0:
@@ -263,11 +254,11 @@ class _Volume:
     def _next(self, cluster: int) -> int:
         width = self.geo.width
         if width == 12:
-            value = _le16(self._fat_bytes(cluster * 3 // 2, 2), 0)
+            value = le16(self._fat_bytes(cluster * 3 // 2, 2), 0)
             return value >> 4 if cluster & 1 else value & 0xFFF
         if width == 16:
-            return _le16(self._fat_bytes(cluster * 2, 2), 0)
-        return _le32(self._fat_bytes(cluster * 4, 4), 0) & 0x0FFFFFFF
+            return le16(self._fat_bytes(cluster * 2, 2), 0)
+        return le32(self._fat_bytes(cluster * 4, 4), 0) & 0x0FFFFFFF
 
     def chain(self, first: int, what: str, needed: int | None = None) -> list[int]:
         """The clusters of a chain: ``needed`` of them, or up to its end when None."""
@@ -368,10 +359,10 @@ class _Volume:
             name = lfn.name(short) if lfn is not None else None
             if name is None:
                 name = _short_name(entry)
-            cluster = _le16(entry, 26)
+            cluster = le16(entry, 26)
             if self.geo.width == 32:
-                cluster |= _le16(entry, 20) << 16
-            found.append(_Entry(name, bool(attributes & ATTR_DIRECTORY), cluster, _le32(entry, 28)))
+                cluster |= le16(entry, 20) << 16
+            found.append(_Entry(name, bool(attributes & ATTR_DIRECTORY), cluster, le32(entry, 28)))
         return found, label
 
 

@@ -41,7 +41,6 @@ blocks or more.
 from __future__ import annotations
 
 import re
-import struct
 from dataclasses import dataclass
 
 from agent.configdrive._common import (
@@ -52,6 +51,8 @@ from agent.configdrive._common import (
     Reader,
     check_name,
     join,
+    le16,
+    le32,
 )
 from agent.configdrive.errors import CorruptMedia, NotThisFormat, TruncatedMedia, UnsafePath
 
@@ -82,16 +83,6 @@ MAX_RR_NAME_BYTES = 1024
 _DEFAULT_DEVICE = "<device>"
 
 
-def _le16(data: bytes, offset: int) -> int:
-    value: int = struct.unpack_from("<H", data, offset)[0]
-    return value
-
-
-def _le32(data: bytes, offset: int) -> int:
-    value: int = struct.unpack_from("<I", data, offset)[0]
-    return value
-
-
 # --- volume descriptors ------------------------------------------------------------------
 
 
@@ -107,7 +98,7 @@ def iso_image_size(read: Reader, device: str = _DEFAULT_DEVICE) -> int:
         raise NotThisFormat(device, "no ISO9660 signature (CD001 at 0x8001)")
     if len(data) < 0x82:
         raise TruncatedMedia(device, "the device ends inside the primary volume descriptor")
-    return _le16(data, 0x50) * _le16(data, 0x80)
+    return le16(data, 0x50) * le16(data, 0x80)
 
 
 @dataclass(frozen=True)
@@ -142,14 +133,14 @@ def _descriptors(dev: Device) -> _Volume:
         raise CorruptMedia(dev.name, f"no descriptor set terminator in {MAX_DESCRIPTORS} sectors")
     if pvd is None:
         raise CorruptMedia(dev.name, "no primary volume descriptor")
-    block_size = _le16(pvd, 128)
+    block_size = le16(pvd, 128)
     if block_size not in (512, 1024, 2048):
         raise CorruptMedia(dev.name, f"logical block size {block_size} is not 512, 1024 or 2048")
-    blocks = _le32(pvd, 80)
+    blocks = le32(pvd, 80)
     end = blocks * block_size
     if end < DESCRIPTORS_AT + SECTOR:
         raise CorruptMedia(dev.name, f"volume space of {blocks} blocks is too small")
-    if joliet is not None and _le16(joliet, 128) != block_size:
+    if joliet is not None and le16(joliet, 128) != block_size:
         raise CorruptMedia(dev.name, "Joliet and primary logical block sizes differ")
     return _Volume(block_size, end, pvd, joliet)
 
@@ -195,8 +186,8 @@ def _parse_record(dev: Device, volume: _Volume, data: bytes, pos: int, limit: in
     if name_length == 0 or 33 + name_length > length:
         raise CorruptMedia(dev.name, f"directory record name of {name_length} bytes is malformed")
     extended = data[pos + 1]
-    block = _le32(data, pos + 2)
-    size = _le32(data, pos + 10)
+    block = le32(data, pos + 2)
+    size = le32(data, pos + 10)
     flags = data[pos + 25]
     if data[pos + 26] or data[pos + 27]:
         raise CorruptMedia(dev.name, "interleaved files are not supported")
@@ -285,7 +276,7 @@ class _Susp:
                 if signature == b"ST":
                     break
                 if signature == b"CE" and len(body) >= 20:
-                    continuation = (_le32(body, 0), _le32(body, 8), _le32(body, 16))
+                    continuation = (le32(body, 0), le32(body, 8), le32(body, 16))
                 elif signature == b"NM" and len(body) >= 1 and name_open:
                     flags = body[0]
                     if flags & 0x02:
@@ -300,7 +291,7 @@ class _Susp:
                 elif signature == b"RE":
                     result.relocated = True
                 elif signature == b"CL" and len(body) >= 4:
-                    result.child_link = _le32(body, 0)
+                    result.child_link = le32(body, 0)
                 elif signature == b"SL":
                     result.symlink = True
                 pos += length

@@ -28,7 +28,7 @@ import uuid
 import zlib
 from dataclasses import dataclass
 
-from agent.configdrive._common import Device, MiB, Reader
+from agent.configdrive._common import Device, MiB, Reader, le32
 from agent.configdrive.errors import CorruptMedia, TruncatedMedia
 from agent.configdrive.fat import looks_like_fat_boot_sector
 
@@ -48,11 +48,6 @@ class Partition:
     offset: int
     size: int
     type: str
-
-
-def _le32(data: bytes, offset: int) -> int:
-    value: int = struct.unpack_from("<I", data, offset)[0]
-    return value
 
 
 def _le64(data: bytes, offset: int) -> int:
@@ -80,7 +75,7 @@ def read_partitions(read: Reader, device: str, device_size: int | None = None) -
         return _gpt(dev, device_size)
     found: list[Partition] = []
     for slot, entry in enumerate(entries, start=1):
-        kind, start, count = entry[4], _le32(entry, 8), _le32(entry, 12)
+        kind, start, count = entry[4], le32(entry, 8), le32(entry, 12)
         if kind == 0 or count == 0 or kind in EXTENDED:
             continue
         offset, size = start * SECTOR, count * SECTOR
@@ -101,16 +96,16 @@ def _gpt_header(dev: Device) -> tuple[bytes, int]:
 
 def _gpt(dev: Device, device_size: int | None) -> list[Partition]:
     header, sector = _gpt_header(dev)
-    header_size = _le32(header, 12)
+    header_size = le32(header, 12)
     if not GPT_HEADER_MIN <= header_size <= sector:
         raise CorruptMedia(dev.name, f"GPT header size {header_size} is invalid")
     crc = zlib.crc32(header[:16] + b"\x00\x00\x00\x00" + header[20:header_size])
-    if crc != _le32(header, 16):
+    if crc != le32(header, 16):
         raise CorruptMedia(dev.name, "GPT header CRC32 mismatch")
     if _le64(header, 24) != 1:
         raise CorruptMedia(dev.name, "GPT header does not describe itself at LBA 1")
     first_usable, last_usable = _le64(header, 40), _le64(header, 48)
-    array_lba, count, entry_size = _le64(header, 72), _le32(header, 80), _le32(header, 84)
+    array_lba, count, entry_size = _le64(header, 72), le32(header, 80), le32(header, 84)
     if entry_size < 128 or entry_size > 4096 or entry_size % 8:
         raise CorruptMedia(dev.name, f"GPT entry size {entry_size} is invalid")
     if count == 0 or count * entry_size > MAX_ENTRY_ARRAY:
@@ -119,7 +114,7 @@ def _gpt(dev: Device, device_size: int | None) -> list[Partition]:
         raise CorruptMedia(dev.name, f"GPT entry array at LBA {array_lba} overlaps the header")
     _check_extent(dev.name, "GPT entry array", array_lba * sector, count * entry_size, device_size)
     array = dev.read(array_lba * sector, count * entry_size, "GPT entry array")
-    if zlib.crc32(array) != _le32(header, 88):
+    if zlib.crc32(array) != le32(header, 88):
         raise CorruptMedia(dev.name, "GPT entry array CRC32 mismatch")
     found: list[Partition] = []
     for number in range(count):

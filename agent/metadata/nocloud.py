@@ -10,11 +10,14 @@ import yaml
 
 from agent.metadata.base import NotExistingMetadataException
 from agent.metadata.configdrive import DriveMetadataService
+from agent.network import NetworkDetailsV2
+from agent.network_config import parse_network_config
 from agent.plugins.base import AgentContext
 
 LOG = logging.getLogger(__name__)
 
 NOCLOUD_LABEL = "cidata"
+NETWORK_CONFIG_FILE = "network-config"
 GROUP = "nocloud"
 
 
@@ -82,6 +85,22 @@ class NoCloudConfigDriveService(DriveMetadataService):
             return [str(value["openssh-key"]) for value in keys.values()]
         # Upstream crashes on a plain string; so do we, with a clearer message.
         raise TypeError(f"public-keys must be a list or a mapping, not {type(keys).__name__}")
+
+    def get_network_details_v2(self) -> NetworkDetailsV2 | None:
+        try:
+            text = self._get_cache_data(NETWORK_CONFIG_FILE, decode=True)
+        except NotExistingMetadataException:
+            return None
+        if not text:
+            return None
+        try:
+            document = parse_json_or_yaml(text)
+        except yaml.YAMLError as ex:
+            LOG.warning("network-config on the NoCloud drive does not parse: %s", ex)
+            return None
+        if not isinstance(document, dict):
+            return None
+        return parse_network_config(document)
 
     def get_user_data(self) -> bytes | None:
         try:

@@ -15,21 +15,13 @@ from typing import Any
 
 import yaml
 
+from simulator.clouds.openstack import VERSIONS
 from simulator.media.common import MediaError, check_name
 
 Document = Mapping[str, Any] | str | bytes
 
-# The dated snapshots Nova writes besides ``latest`` (oldest first).
-OPENSTACK_VERSIONS: tuple[str, ...] = (
-    "2012-08-10",
-    "2013-04-04",
-    "2013-10-17",
-    "2015-10-15",
-    "2016-06-30",
-    "2016-10-06",
-    "2017-02-22",
-    "2018-08-27",
-)
+# The dated snapshots Nova writes besides ``latest`` (oldest first): those its API serves.
+OPENSTACK_VERSIONS: tuple[str, ...] = VERSIONS
 EC2_VERSIONS: tuple[str, ...] = ("2009-04-04", "latest")
 # The first dated version that has each optional document (ISO dates compare as strings).
 _VENDOR_DATA_SINCE = "2013-10-17"
