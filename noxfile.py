@@ -32,6 +32,7 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Median wall time per scenario and per boot of the bundled scenario library."""
+    """Median wall time per scenario and per boot, and of building config-drive images."""
     session.install("-e", ".")
     session.run("python", "benchmarks/bench_scenarios.py", *session.posargs)
+    session.run("python", "benchmarks/bench_media.py")
