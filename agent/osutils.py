@@ -15,6 +15,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from agent.windows.bootconfig import BootConfiguration
+from agent.windows.licensing import LicensingManager
+from agent.windows.power import PowerSettings
+from agent.windows.rdp import RemoteDesktop
+from agent.windows.storage import StorageManager
+from agent.windows.updates import AutomaticUpdates
+from agent.windows.winrm import WinRMConfig
+from agent.windows.x509 import CertificateStore
+
 # Service states and start modes, spelled as Windows reports them.
 SERVICE_STATUS_STOPPED = "Stopped"
 SERVICE_STATUS_START_PENDING = "Start Pending"
@@ -60,8 +69,22 @@ class InvalidState(OSUtilsError):
 
 
 @runtime_checkable
-class OSUtils(Protocol):
-    """Every OS call the agent makes. One line per method states its contract."""
+class OSUtils(
+    StorageManager,
+    LicensingManager,
+    WinRMConfig,
+    CertificateStore,
+    BootConfiguration,
+    AutomaticUpdates,
+    RemoteDesktop,
+    PowerSettings,
+    Protocol,
+):
+    """Every OS call the agent makes. One line per method states its contract.
+
+    Windows features with their own state (storage manager, licensing, WinRM ...) are
+    declared in :mod:`agent.windows`, one Protocol each, and inherited here.
+    """
 
     # --- the running process and the machine ---------------------------------------------
 

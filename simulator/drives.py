@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from simulator import media
+import simulator.media as media
 from simulator.errors import ScenarioError
 from simulator.paths import bundled
 from simulator.windows.state import WindowsState

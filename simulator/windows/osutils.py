@@ -4,27 +4,29 @@ from __future__ import annotations
 
 import base64
 import logging
-import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 from agent.osutils import (
     AGENT_SERVICE_NAME,
     LOGON32_LOGON_INTERACTIVE,
-    SERVICE_START_MODES,
-    SERVICE_STATUS_RUNNING,
-    SERVICE_STATUS_STOPPED,
-    InvalidState,
     ItemNotFound,
     OSUtilsError,
     ProcessResult,
 )
-from simulator.errors import NotModelled
-from simulator.trace import Trace
-from simulator.windows.processes import SystemCommands
-from simulator.windows.registry import RegistryError, RegType
+from simulator.windows.bootconfig import BootConfigOS
+from simulator.windows.certificates import CertificatesOS
+from simulator.windows.fakebase import FakeOSBase, MachineHooks, redact
+from simulator.windows.licensing import LicensingOS
+from simulator.windows.network import NetworkOS
+from simulator.windows.power import PowerOS
+from simulator.windows.rdp import RDPOS
+from simulator.windows.registry import RegType
+from simulator.windows.scripts import ScriptsOS
+from simulator.windows.services import ServicesOS
+from simulator.windows.software import SoftwareOS
 from simulator.windows.state import (
     AGENT_KEY,
     BUILTIN_ADMIN_RID,
@@ -32,9 +34,12 @@ from simulator.windows.state import (
     SYSPREP_KEY,
     TIME_ZONE_KEY,
     UserAccount,
-    WindowsState,
 )
 from simulator.windows.storage import Disk, Volume
+from simulator.windows.timezone import TimeZoneOS
+from simulator.windows.updates import UpdatesOS
+from simulator.windows.volumes import VolumesOS
+from simulator.windows.winrm import WinRMOS
 
 LOG = logging.getLogger(__name__)
 
@@ -45,56 +50,35 @@ SYSPREP_DONE = 7
 TERMINATE_DELAY_S = 3
 
 
-def _redact(secret: str | None) -> str | None:
-    # Seeded passwords are deterministic, but a trace is something users paste into bug
-    # reports; keep secrets out of it and keep their length, which tests care about.
-    return None if secret is None else f"<redacted:{len(secret)}>"
-
-
 @dataclass(frozen=True)
 class LogonToken:
     username: str
     sid: str
 
 
-@dataclass
-class MachineHooks:
-    """What the fake Windows needs from the machine driving it."""
-
-    sleep: Callable[[float], None]
-    reboot: Callable[[], None]
-    service_stopped: Callable[[str], None]
-    run_as_user: Callable[[Sequence[str], str], int]
-
-
-class FakeOSUtils:
+class FakeOSUtils(
+    NetworkOS,
+    VolumesOS,
+    ScriptsOS,
+    TimeZoneOS,
+    ServicesOS,
+    SoftwareOS,
+    WinRMOS,
+    CertificatesOS,
+    LicensingOS,
+    BootConfigOS,
+    UpdatesOS,
+    RDPOS,
+    PowerOS,
+    FakeOSBase,
+):
     """Implements :class:`agent.osutils.OSUtils` over a :class:`WindowsState`.
 
     Every mutation is recorded in the trace with its arguments. A method whose behaviour
     is not modelled raises :class:`NotModelled` naming it rather than inventing a value.
+    Each domain lives in its own mixin module; this class holds users, the host name,
+    drives and devices, configuration values, time, lifecycle and OS information.
     """
-
-    def __init__(
-        self,
-        state: WindowsState,
-        trace: Trace,
-        rng: random.Random,
-        hooks: MachineHooks,
-        process_user: tuple[str, str] = ("NT AUTHORITY", "SYSTEM"),
-    ) -> None:
-        self.state = state
-        self.trace = trace
-        self.rng = rng
-        self.hooks = hooks
-        self.process_user = process_user
-        self.commands = SystemCommands(state)
-
-    def _mutation(self, call: str, **arguments: Any) -> None:
-        self.trace.emit("os", call=call, **arguments)
-
-    @staticmethod
-    def _not_modelled(method: str) -> NoReturn:
-        raise NotModelled(f"OSUtils.{method}")
 
     def _user(self, username: str) -> UserAccount:
         user = self.state.find_user(username)
@@ -141,12 +125,6 @@ class FakeOSUtils:
 
         return re.sub(r"%([^%]+)%", replace, value)
 
-    def sleep(self, seconds: float) -> None:
-        self.hooks.sleep(seconds)
-
-    def random_bytes(self, count: int) -> bytes:
-        return self.rng.randbytes(count)
-
     # --- users and groups --------------------------------------------------------------------
 
     def user_exists(self, username: str) -> bool:
@@ -155,7 +133,7 @@ class FakeOSUtils:
     def create_user(self, username: str, password: str, password_expires: bool = False) -> None:
         if self.state.find_user(username) is not None:
             raise OSUtilsError(f"Create user failed: the account {username} already exists")
-        self._mutation("create_user", username=username, password=_redact(password))
+        self._mutation("create_user", username=username, password=redact(password))
         self.state.users.append(
             UserAccount(
                 username,
@@ -208,7 +186,7 @@ class FakeOSUtils:
         self, username: str, password: str, password_expires: bool = False
     ) -> None:
         user = self._user(username)
-        self._mutation("set_user_password", username=username, password=_redact(password))
+        self._mutation("set_user_password", username=username, password=redact(password))
         user.password = password
         user.password_never_expires = not password_expires
         user.password_expired = False
@@ -345,55 +323,6 @@ class FakeOSUtils:
         self._mutation("set_network_adapter_mtu", name=adapter.name, mtu=mtu)
         adapter.mtu = mtu
 
-    def rename_network_adapter(self, old_name: str, new_name: str) -> None:
-        self._not_modelled("rename_network_adapter")
-
-    def enable_network_adapter(self, name: str, enabled: bool) -> None:
-        self._not_modelled("enable_network_adapter")
-
-    def set_static_network_config(
-        self,
-        name: str,
-        address: str,
-        prefix_len_or_netmask: str | int,
-        gateway: str | None,
-        dnsnameservers: Sequence[str] | None,
-    ) -> bool | None:
-        self._not_modelled("set_static_network_config")
-
-    def create_network_team(
-        self,
-        team_name: str,
-        mode: str,
-        load_balancing_algorithm: str | None,
-        members: Sequence[str],
-        mac_address: str | None,
-        primary_nic_name: str | None = None,
-        primary_nic_vlan_id: int | None = None,
-        lacp_timer: str | None = None,
-    ) -> None:
-        self._not_modelled("create_network_team")
-
-    def add_network_team_nic(self, team_name: str, nic_name: str, vlan_id: int) -> None:
-        self._not_modelled("add_network_team_nic")
-
-    def get_default_gateway(self) -> tuple[int | None, str | None]:
-        self._not_modelled("get_default_gateway")
-
-    def check_static_route_exists(self, destination: str) -> bool:
-        self._not_modelled("check_static_route_exists")
-
-    def add_static_route(
-        self, destination: str, mask: str, next_hop: str, interface_index: int, metric: int
-    ) -> None:
-        self._not_modelled("add_static_route")
-
-    def firewall_create_rule(self, name: str, port: int, protocol: str, allow: bool = True) -> None:
-        self._not_modelled("firewall_create_rule")
-
-    def firewall_remove_rule(self, name: str, port: int, protocol: str, allow: bool = True) -> None:
-        self._not_modelled("firewall_remove_rule")
-
     # --- disks and volumes -------------------------------------------------------------------
 
     def _volume(self, path: str) -> Volume | None:
@@ -406,9 +335,6 @@ class FakeOSUtils:
             return volume.label
         found = self.state.find_drive(drive)
         return None if found is None else found.label
-
-    def get_volume_path_names_by_mount_point(self, mount_point: str) -> list[str]:
-        self._not_modelled("get_volume_path_names_by_mount_point")
 
     def get_logical_drives(self) -> list[str]:
         return [drive.root for drive in sorted(self.state.drives, key=lambda d: d.letter)]
@@ -455,117 +381,12 @@ class FakeOSUtils:
             return backing[start + offset : start + offset + length]
         return backing.read(start + offset, length)
 
-    def enable_trim(self, enable: bool) -> None:
-        self._not_modelled("enable_trim")
-
-    def get_page_files(self) -> list[tuple[str, int, int]]:
-        self._not_modelled("get_page_files")
-
-    def set_page_files(self, page_files: Sequence[tuple[str, int, int]]) -> None:
-        self._not_modelled("set_page_files")
-
     def is_nano_server(self) -> bool:
         return self.state.version.nano_server
 
     # --- guest files -------------------------------------------------------------------------
 
-    def _guest_path(self, path: str) -> str:
-        # A volume with a drive letter is one file system reachable by two names.
-        lowered = path.lower()
-        for volume in self.state.volumes:
-            if volume.letter and lowered.startswith(volume.path.lower()):
-                return volume.root + path[len(volume.path) :]
-        return path
-
-    def path_exists(self, path: str) -> bool:
-        return self.state.files.exists(self._guest_path(path))
-
-    def is_dir(self, path: str) -> bool:
-        return self.state.files.is_dir(self._guest_path(path))
-
-    def list_dir(self, path: str) -> list[str]:
-        return self.state.files.list_dir(self._guest_path(path))
-
-    def make_dirs(self, path: str) -> None:
-        if not self.state.files.is_dir(path):
-            self._mutation("make_dirs", path=path)
-        self.state.files.make_dirs(path)
-
-    def read_file(self, path: str) -> bytes:
-        return self.state.files.read(self._guest_path(path))
-
-    def write_file(self, path: str, data: bytes, append: bool = False) -> None:
-        self._mutation("write_file", path=path, size=len(data), append=append)
-        self.state.files.write(path, data, append)
-
-    def remove_path(self, path: str) -> None:
-        self._mutation("remove_path", path=path)
-        self.state.files.remove(path)
-
     # --- services ----------------------------------------------------------------------------
-
-    def _service(self, name: str) -> Any:
-        service = self.state.find_service(name)
-        if service is None:
-            raise ItemNotFound(f"Service not found: {name}")
-        return service
-
-    def check_service_exists(self, service_name: str) -> bool:
-        return self.state.find_service(service_name) is not None
-
-    def get_service_status(self, service_name: str) -> str:
-        status: str = self._service(service_name).status
-        return status
-
-    def get_service_start_mode(self, service_name: str) -> str:
-        mode: str = self._service(service_name).start_mode
-        return mode
-
-    def set_service_start_mode(self, service_name: str, start_mode: str) -> None:
-        service = self._service(service_name)
-        if start_mode not in SERVICE_START_MODES:
-            raise InvalidState(f"Invalid service start mode: {start_mode}")
-        self._mutation("set_service_start_mode", service=service.name, start_mode=start_mode)
-        service.start_mode = start_mode
-
-    def start_service(self, service_name: str) -> None:
-        service = self._service(service_name)
-        self._mutation("start_service", service=service.name)
-        service.status = SERVICE_STATUS_RUNNING
-
-    def stop_service(self, service_name: str, wait: bool = False) -> None:
-        service = self._service(service_name)
-        self._mutation("stop_service", service=service.name)
-        service.status = SERVICE_STATUS_STOPPED
-        self.hooks.service_stopped(service.name)
-
-    def create_service(
-        self,
-        service_name: str,
-        display_name: str,
-        path: str,
-        start_mode: str,
-        username: str | None = None,
-        password: str | None = None,
-    ) -> None:
-        self._not_modelled("create_service")
-
-    def delete_service(self, service_name: str) -> None:
-        self._not_modelled("delete_service")
-
-    def set_service_credentials(self, service_name: str, username: str, password: str) -> None:
-        service = self._service(service_name)
-        self._mutation(
-            "set_service_credentials",
-            service=service.name,
-            username=username,
-            password=_redact(password),
-        )
-        service.account = username
-
-    def get_service_username(self, service_name: str) -> str:
-        account: str = self._service(service_name).account
-        return account
 
     def reset_service_password(self) -> tuple[str, str, str] | None:
         if not self.check_service_exists(AGENT_SERVICE_NAME):
@@ -607,26 +428,6 @@ class FakeOSUtils:
         else:
             self.set_registry_value(key, name, str(value), RegType.REG_SZ.value, create=True)
 
-    def get_registry_value(self, key_path: str, value_name: str) -> Any:
-        try:
-            return self.state.registry.get_value(key_path, value_name).data
-        except RegistryError:
-            return None
-
-    def set_registry_value(
-        self, key_path: str, value_name: str, value: Any, value_type: str, create: bool = False
-    ) -> None:
-        registry = self.state.registry
-        if create:
-            registry.create_key(key_path)
-        self._mutation(
-            "set_registry_value", key=key_path, name=value_name, type=value_type, data=value
-        )
-        try:
-            registry.set_value(key_path, value_name, value, RegType(value_type))
-        except RegistryError as ex:
-            raise OSUtilsError(str(ex)) from ex
-
     # --- time --------------------------------------------------------------------------------
 
     def is_real_time_clock_utc(self) -> bool:
@@ -641,29 +442,7 @@ class FakeOSUtils:
         self._mutation("set_ntp_client_config", hosts=list(ntp_hosts))
         self.state.ntp_peers = list(ntp_hosts)
 
-    def set_timezone(self, timezone: str) -> None:
-        self._not_modelled("set_timezone")
-
     # --- processes ---------------------------------------------------------------------------
-
-    def execute_process(
-        self, args: Sequence[str], shell: bool = True, decode_output: bool = False
-    ) -> ProcessResult:
-        program = args[0] if args else ""
-        if ("\\" in program or "/" in program) and not self.path_exists(program):
-            # A program named by its path must be there; CreateProcess fails otherwise.
-            raise FileNotFoundError(2, "The system cannot find the file specified", program)
-        # Programs SystemCommands does not know raise NotModelled before anything is
-        # recorded; a known one is recorded once it has run.
-        try:
-            result = self.commands.run(list(args))
-        except NotModelled as ex:
-            raise NotModelled(f"execute_process: {ex.what}") from None
-        self._mutation("execute_process", args=list(args))
-        return result
-
-    def execute_powershell_script(self, script_path: str, sysnative: bool = True) -> ProcessResult:
-        self._not_modelled("execute_powershell_script")
 
     def execute_system32_process(
         self,
@@ -715,9 +494,6 @@ class FakeOSUtils:
             "product_type": version.product_type,
         }
 
-    def check_os_version(self, major: int, minor: int, build: int = 0) -> bool:
-        return self.state.version.tuple >= (major, minor, build)
-
     def is_client_os(self) -> bool:
         return self.state.version.product_type == 1
 
@@ -737,14 +513,5 @@ class FakeOSUtils:
     def is_wow64(self) -> bool:
         return False
 
-    def get_file_version(self, path: str) -> tuple[int, int, int, int]:
-        self._not_modelled("get_file_version")
 
-    def check_dotnet_is_installed(self, version: str) -> bool:
-        self._not_modelled("check_dotnet_is_installed")
-
-    def set_path_admin_acls(self, path: str) -> None:
-        self._not_modelled("set_path_admin_acls")
-
-    def take_path_ownership(self, path: str, username: str | None = None) -> None:
-        self._not_modelled("take_path_ownership")
+__all__ = ["FakeOSUtils", "LogonToken", "MachineHooks"]

@@ -7,10 +7,13 @@ anything else is reported as not modelled, never silently "succeeds".
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from agent.osutils import ProcessResult
 from simulator.errors import NotModelled
-from simulator.windows.state import WindowsState
+
+if TYPE_CHECKING:
+    from simulator.windows.state import WindowsState
 
 SUCCESS: ProcessResult = (b"", b"", 0)
 

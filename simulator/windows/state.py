@@ -13,8 +13,20 @@ from agent.osutils import (
     SERVICE_STATUS_RUNNING,
     SERVICE_STATUS_STOPPED,
 )
+from simulator.windows.bootconfig import BootConfigState
+from simulator.windows.certificates import CertificatesState
 from simulator.windows.filesystem import GuestFilesystem
+from simulator.windows.licensing import LicensingState
+from simulator.windows.network import NetworkState
+from simulator.windows.power import PowerState
+from simulator.windows.rdp import RDPState
 from simulator.windows.registry import Registry, RegType
+from simulator.windows.scripts import ScriptsState
+from simulator.windows.software import SoftwareState
+from simulator.windows.timezone import TimeZoneState
+from simulator.windows.updates import UpdatesState
+from simulator.windows.volumes import VolumesState
+from simulator.windows.winrm import WinRMState
 
 if TYPE_CHECKING:
     from simulator.windows.storage import Disk, Volume
@@ -146,6 +158,19 @@ class WindowsState:
     disks: list[Disk] = field(default_factory=list)
     volumes: list[Volume] = field(default_factory=list)
     cdrom_media: dict[str, bytes] = field(default_factory=dict)
+    # Per-feature state, one dataclass per fake-Windows module.
+    network: NetworkState = field(default_factory=NetworkState)
+    volume_config: VolumesState = field(default_factory=VolumesState)
+    scripts: ScriptsState = field(default_factory=ScriptsState)
+    timezone: TimeZoneState = field(default_factory=TimeZoneState)
+    software: SoftwareState = field(default_factory=SoftwareState)
+    winrm: WinRMState = field(default_factory=WinRMState)
+    certificates: CertificatesState = field(default_factory=CertificatesState)
+    licensing: LicensingState = field(default_factory=LicensingState)
+    boot_config: BootConfigState = field(default_factory=BootConfigState)
+    updates: UpdatesState = field(default_factory=UpdatesState)
+    rdp: RDPState = field(default_factory=RDPState)
+    power: PowerState = field(default_factory=PowerState)
     # VMware's guestinfo variables, as the hypervisor answers rpctool; None: not on VMware.
     guestinfo: dict[str, bytes] | None = None
     services: list[Service] = field(default_factory=list)

@@ -1,0 +1,9 @@
+"""Power settings (powercfg): the display idle timeout."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class PowerSettings(Protocol):
+    """Power settings (powercfg): the display idle timeout."""
