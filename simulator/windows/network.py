@@ -59,9 +59,3 @@ class NetworkOS(FakeOSBase):
         self, destination: str, mask: str, next_hop: str, interface_index: int, metric: int
     ) -> None:
         self._not_modelled("add_static_route")
-
-    def firewall_create_rule(self, name: str, port: int, protocol: str, allow: bool = True) -> None:
-        self._not_modelled("firewall_create_rule")
-
-    def firewall_remove_rule(self, name: str, port: int, protocol: str, allow: bool = True) -> None:
-        self._not_modelled("firewall_remove_rule")

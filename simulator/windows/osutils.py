@@ -19,6 +19,7 @@ from agent.osutils import (
 from simulator.windows.bootconfig import BootConfigOS
 from simulator.windows.certificates import CertificatesOS
 from simulator.windows.fakebase import FakeOSBase, MachineHooks, redact
+from simulator.windows.firewall import FirewallOS
 from simulator.windows.licensing import LicensingOS
 from simulator.windows.network import NetworkOS
 from simulator.windows.power import PowerOS
@@ -58,6 +59,7 @@ class LogonToken:
 
 class FakeOSUtils(
     NetworkOS,
+    FirewallOS,
     VolumesOS,
     ScriptsOS,
     TimeZoneOS,

@@ -16,6 +16,7 @@ from agent.osutils import (
 from simulator.windows.bootconfig import BootConfigState
 from simulator.windows.certificates import CertificatesState
 from simulator.windows.filesystem import GuestFilesystem
+from simulator.windows.firewall import FirewallState
 from simulator.windows.licensing import LicensingState
 from simulator.windows.network import NetworkState
 from simulator.windows.power import PowerState
@@ -165,6 +166,7 @@ class WindowsState:
     timezone: TimeZoneState = field(default_factory=TimeZoneState)
     software: SoftwareState = field(default_factory=SoftwareState)
     winrm: WinRMState = field(default_factory=WinRMState)
+    firewall: FirewallState = field(default_factory=FirewallState)
     certificates: CertificatesState = field(default_factory=CertificatesState)
     licensing: LicensingState = field(default_factory=LicensingState)
     boot_config: BootConfigState = field(default_factory=BootConfigState)
