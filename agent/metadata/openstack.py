@@ -73,6 +73,17 @@ class OpenStackMetadata(MetadataService):
         data: bytes = self._get_cache_data("openstack/latest/user_data")
         return data
 
+    def get_network_details_v2(self) -> Any:
+        try:
+            document = self._get_cache_data("openstack/latest/network_data.json", decode=True)
+        except NotExistingMetadataException:
+            return None
+        if not document:
+            return None
+        from agent.metadata.openstack_network import parse_network_data
+
+        return parse_network_data(json.loads(document))
+
     def get_client_auth_certs(self) -> list[str] | None:
         meta = self._meta()
         chunks: list[str] = []
