@@ -651,8 +651,11 @@ class AgentConfig:
         source: str = "defaults",
         values: Mapping[tuple[str, str], Any] | None = None,
         warnings: Iterable[ConfigWarning] = (),
+        lines: Mapping[tuple[str, str], int] | None = None,
     ) -> None:
         self.source = source
+        # Where each (section, key) was written in the source file, for messages.
+        self._lines = dict(lines or {})
         self._values: dict[_Key, Any] = {}
         for (group, name), value in (values or {}).items():
             _lookup(name, group)
@@ -671,13 +674,19 @@ class AgentConfig:
         _lookup(name, group)
         return (group, name) in self._values
 
+    def line_of(self, name: str, group: str = DEFAULT_GROUP) -> int | None:
+        """The line of the source file that set this option, if it came from a file."""
+        return self._lines.get((group, name))
+
     def explicit_items(self) -> list[tuple[str, str, Any]]:
         return [(group, name, self.get(name, group)) for group, name in sorted(self._values)]
 
     def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]]) -> AgentConfig:
         """A copy with ``overrides`` (same shape and rules as inline options) applied on top."""
         values, warnings = _apply(_inline_assignments(overrides, self.source), self.source, {})
-        return AgentConfig(self.source, {**self._values, **values}, (*self.warnings, *warnings))
+        return AgentConfig(
+            self.source, {**self._values, **values}, (*self.warnings, *warnings), self._lines
+        )
 
     def __repr__(self) -> str:
         return f"AgentConfig(source={self.source!r}, explicit={len(self._values)})"
@@ -789,4 +798,7 @@ def load_config(path: str | os.PathLike[str]) -> AgentConfig:
     ]
     section_lines = {section: positions.get((section, None)) for section in parser.sections()}
     values, warnings = _apply(assignments, file, section_lines)
-    return AgentConfig(file, values, warnings)
+    lines = {
+        (section, key): line for (section, key), line in positions.items() if key is not None
+    }
+    return AgentConfig(file, values, warnings, lines)

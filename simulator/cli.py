@@ -18,6 +18,7 @@ from simulator.report import console_line, summary_counts, summary_line, write_j
 from simulator.scenario import discover, load_scenario, run_scenario
 from simulator.trace import format_event
 from simulator.transport import LOOPBACK, LoopbackServer
+from simulator.validate import validate as check_file
 
 EXIT_PASSED = 0
 EXIT_FAILED = 1
@@ -109,6 +110,71 @@ def trace(scenario: Path, seed: int | None, output_format: str, show_log: bool) 
         click.echo(console_line(outcome))
     if show_log:
         click.echo("\n".join(outcome.result.log))
+
+
+@cli.command()
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+def validate(paths: tuple[Path, ...]) -> None:
+    """Check scenario files (*.yaml) and cloudbase-init.conf files without running them.
+
+    For conf files: unknown options, deprecated names, values of the wrong type, unknown
+    plugin or metadata-service paths, plugins listed twice and plugin orders that cannot
+    work (SetUserPasswordPlugin before CreateUserPlugin ...), each with file:line.
+    Exit status: 0 nothing wrong, 1 warnings only, 2 errors.
+
+    \b
+    Examples:
+      guestsim validate conf/cloudbase-init.conf conf/cloudbase-init-unattend.conf
+      guestsim validate scenarios/boot/*.yaml
+    """
+    findings = [finding for path in paths for finding in check_file(path)]
+    for finding in findings:
+        click.echo(str(finding))
+    errors = sum(1 for finding in findings if finding.severity == "error")
+    warnings = len(findings) - errors
+    click.echo(f"{len(paths)} file(s) checked: {errors} error(s), {warnings} warning(s)")
+    sys.exit(EXIT_USAGE if errors else (EXIT_FAILED if warnings else EXIT_PASSED))
+
+
+@cli.command(name="list")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def list_scenarios(paths: tuple[Path, ...]) -> None:
+    """List scenarios: name, cloud, plugins, boots expected and description.
+
+    PATHS are files or folders (default: the bundled library).
+    """
+    rows = []
+    for path in discover(paths or [bundled("scenarios")]):
+        scenario = load_scenario(path)
+        cloud = (scenario.data.get("cloud") or {}).get("type", "-")
+        plugins = [
+            p.rpartition(".")[2].removesuffix("Plugin") for p in scenario.conf.get("plugins")
+        ]
+        rows.append(
+            (
+                f"{scenario.folder}/{scenario.name}",
+                cloud,
+                ",".join(plugins),
+                str(scenario.data["expect"]["boots"]),
+                scenario.description,
+            )
+        )
+    headers = ("scenario", "cloud", "plugins", "boots", "description")
+    widths = [
+        max([len(headers[i])] + [min(len(row[i]), 40 if i == 2 else 60) for row in rows])
+        for i in range(4)
+    ]
+
+    def clip(text: str, width: int) -> str:
+        return text if len(text) <= width else text[: width - 1] + "…"
+
+    click.echo("  ".join(h.ljust(w) for h, w in zip(headers, [*widths, 0], strict=False)).rstrip())
+    for row in rows:
+        cells = [clip(row[i], widths[i]).ljust(widths[i]) for i in range(4)]
+        click.echo("  ".join([*cells, row[4]]))
+    click.echo(f"{len(rows)} scenarios")
 
 
 def _is_loopback(host: str) -> bool:

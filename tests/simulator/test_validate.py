@@ -1,0 +1,130 @@
+"""``guestsim validate`` catches each kind of conf mistake, naming file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from simulator.cli import cli
+from simulator.paths import bundled
+from simulator.validate import validate
+
+P = "cloudbaseinit.plugins."
+CREATE = f"{P}windows.createuser.CreateUserPlugin"
+PASSWORD = f"{P}common.setuserpassword.SetUserPasswordPlugin"
+HOSTNAME = f"{P}common.sethostname.SetHostNamePlugin"
+
+
+def conf(tmp_path: Path, *lines: str) -> Path:
+    path = tmp_path / "cloudbase-init.conf"
+    path.write_text("\n".join(["[DEFAULT]", "username=Admin", *lines]) + "\n")
+    return path
+
+
+def findings(path: Path) -> list[str]:
+    return [str(finding) for finding in validate(path)]
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (["verbose=true", "colour=blue"], ":4: warning: unknown option [DEFAULT] colour"),
+        (
+            [f"plugins={CREATE},{P}common.nosuch.ThingPlugin"],
+            f":3: error: plugin {P}common.nosuch.ThingPlugin is not a cloudbase-init plugin",
+        ),
+        (
+            [f"plugins={P}common.sethostname.NoSuchPlugin"],
+            ":3: error: plugin cloudbaseinit.plugins.common.sethostname.NoSuchPlugin has no "
+            "such class (the agent would abort)",
+        ),
+        (
+            [f"plugins={P}windows.sethostname.SetHostNamePlugin"],
+            f":3: warning: deprecated plugin path {P}windows.sethostname.SetHostNamePlugin; "
+            f"use {HOSTNAME}",
+        ),
+        (
+            ["config_drive_raw_hhd=false"],
+            ":3: warning: [DEFAULT] config_drive_raw_hhd is deprecated, use [config_drive] raw_hdd",
+        ),
+        (["allow_reboot=sometimes"], ":3: error: [DEFAULT] allow_reboot: 'sometimes' is not a"),
+        (["retry_count=five"], ":3: error: [DEFAULT] retry_count: 'five' is not"),
+        (
+            [f"plugins={HOSTNAME},", f" {CREATE},", f" {HOSTNAME}"],
+            ":3: warning: plugin SetHostNamePlugin is listed twice (entries 1 and 3)",
+        ),
+        (
+            [f"plugins={PASSWORD},{CREATE}"],
+            ":3: error: SetUserPasswordPlugin is listed before CreateUserPlugin",
+        ),
+        (
+            ["metadata_services=cloudbaseinit.metadata.services.nosuch.Service"],
+            ":3: error: metadata service cloudbaseinit.metadata.services.nosuch.Service does not "
+            "exist",
+        ),
+    ],
+    ids=[
+        "unknown-option",
+        "unknown-plugin-module",
+        "missing-plugin-class",
+        "deprecated-plugin-path",
+        "deprecated-option",
+        "wrong-bool",
+        "wrong-int",
+        "listed-twice",
+        "impossible-order",
+        "unknown-service",
+    ],
+)
+def test_each_conf_mistake_is_named_with_file_and_line(
+    tmp_path: Path, lines: list[str], expected: str
+) -> None:
+    path = conf(tmp_path, *lines)
+    found = findings(path)
+    assert any(line.startswith(str(path)) and expected in line for line in found), found
+
+
+def test_a_clean_conf_has_no_findings(tmp_path: Path) -> None:
+    assert findings(conf(tmp_path, f"plugins={CREATE},{PASSWORD},{HOSTNAME}")) == []
+
+
+def test_the_stock_conf_only_has_its_deprecated_config_drive_options() -> None:
+    found = findings(bundled("fixtures") / "confs" / "stock-cloudbase-init.conf")
+    assert len(found) == 3 and all("deprecated" in line for line in found)
+
+
+def test_exit_status_follows_the_worst_finding(tmp_path: Path) -> None:
+    runner = CliRunner()
+    clean = conf(tmp_path, f"plugins={CREATE}")
+    assert runner.invoke(cli, ["validate", str(clean)]).exit_code == 0
+    warned = tmp_path / "w.conf"
+    warned.write_text("[DEFAULT]\ncolour=blue\n")
+    assert runner.invoke(cli, ["validate", str(warned)]).exit_code == 1
+    broken = tmp_path / "b.conf"
+    broken.write_text("[DEFAULT]\nallow_reboot=perhaps\n")
+    result = runner.invoke(cli, ["validate", str(broken), str(warned)])
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == "2 file(s) checked: 1 error(s), 1 warning(s)"
+
+
+def test_scenario_files_are_validated_too(tmp_path: Path) -> None:
+    broken = tmp_path / "s.yaml"
+    broken.write_text(
+        "description: x\nagent: {options: {}}\nexpect: {boots: 0, computer_name: a}\n"
+    )
+    (finding,) = findings(broken)
+    assert finding.startswith(f"{broken}: error: expect.boots:")
+    assert findings(bundled("scenarios") / "boot" / "plugin-raises.yaml") == []
+
+
+def test_list_shows_every_bundled_scenario_with_its_description() -> None:
+    result = CliRunner().invoke(cli, ["list"])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    count = len(list(bundled("scenarios").rglob("*.yaml")))
+    assert lines[-1] == f"{count} scenarios"
+    assert lines[0].split() == ["scenario", "cloud", "plugins", "boots", "description"]
+    row = next(line for line in lines if line.startswith("boot/hostname-reboot-disallowed"))
+    assert "openstack" in row and "SetHostName" in row and "allow_reboot = false" in row
