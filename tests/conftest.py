@@ -11,6 +11,8 @@ import pytest
 from hypothesis import settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
+pytest_plugins = ["pytester"]
+
 REPO = Path(__file__).resolve().parent.parent
 # Caches that tools (not the suite) own.
 _IGNORED_DIRS = {".git", "__pycache__", ".mypy_cache", ".ruff_cache", ".nox", ".venv", "build"}

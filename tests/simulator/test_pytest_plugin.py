@@ -1,0 +1,90 @@
+"""The pytest plugin, used from the outside the way another project would use it."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from simulator.paths import bundled
+
+PLUGINS_AND_CLOUD = """
+def test_hostname_from_an_edited_document(guest_machine, metadata_cloud):
+    metadata_cloud.model.meta_data["hostname"] = "edited-name.example"
+    guest_machine.use_plugins("SetHostNamePlugin")
+    guest_machine.configure(metadata_services=[
+        "cloudbaseinit.metadata.services.httpservice.HttpService"])
+    result = guest_machine.run()
+    assert result.boot_count == 2
+    assert guest_machine.state.computer_name == "edited-name"
+    assert ("GET", "/openstack/latest/meta_data.json") in [
+        (r.method, r.path) for r in metadata_cloud.requests]
+
+
+def test_faults_and_the_registry(guest_machine, metadata_cloud, guest_registry):
+    metadata_cloud.fault("/openstack/*", status=503, first=2)
+    guest_machine.use_plugins("CreateUserPlugin").configure(allow_reboot=False)
+    result = guest_machine.run()
+    assert len(result.trace.of_kind("fault")) == 2
+    instance = metadata_cloud.model.meta_data["uuid"]
+    key = "HKLM\\\\SOFTWARE\\\\Cloudbase Solutions\\\\Cloudbase-Init\\\\" + instance + "\\\\Plugins"
+    assert guest_registry.get_value(key, "CreateUserPlugin").data == 1
+
+
+def test_another_cloud(guest_machine, metadata_cloud):
+    metadata_cloud.use("ec2")
+    guest_machine.use_plugins("SetHostNamePlugin").configure(metadata_services=[
+        "cloudbaseinit.metadata.services.httpservice.HttpService",
+        "cloudbaseinit.metadata.services.ec2service.EC2Service"])
+    result = guest_machine.run()
+    assert result.trace.of_kind("metadata_service")[-1].get("name") == "EC2Service"
+
+
+def test_config_drive_without_any_cloud(guest_machine, config_drive):
+    config_drive({"uuid": "drive-instance", "hostname": "from-drive"})
+    guest_machine.use_plugins("SetHostNamePlugin").configure(
+        allow_reboot=False,
+        metadata_services=["cloudbaseinit.metadata.services.configdrive.ConfigDriveService"])
+    guest_machine.run()
+    assert guest_machine.state.pending_computer_name == "from-drive"
+"""
+
+
+def test_fixtures_work_in_another_project(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_guest=PLUGINS_AND_CLOUD)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)
+
+
+def test_the_scenario_marker_runs_a_file_next_to_the_test(pytester: pytest.Pytester) -> None:
+    source = bundled("scenarios") / "boot" / "hostname-reboot-disallowed.yaml"
+    pytester.path.joinpath("story.yaml").write_text(source.read_text())
+    broken = source.read_text().replace("boots: 1", "boots: 5")
+    pytester.path.joinpath("wrong.yaml").write_text(broken)
+    pytester.makepyfile(
+        test_stories=textwrap.dedent(
+            """
+            import pytest
+
+            @pytest.mark.scenario("story.yaml")
+            def test_story(scenario):
+                assert scenario.passed, scenario.failures
+                assert scenario.result.state.pending_computer_name == "app-server-02"
+
+            @pytest.mark.scenario("wrong.yaml")
+            def test_wrong(scenario):
+                assert scenario.passed, scenario.failures
+
+            def test_loader(guestsim_scenario):
+                assert guestsim_scenario("story.yaml").result.boot_count == 1
+            """
+        )
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*boots: expected 5, got 1*"])
+
+
+def test_the_marker_is_registered(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.scenario(path):*"])
