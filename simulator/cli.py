@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import sys
 import traceback
 from pathlib import Path
@@ -16,7 +17,7 @@ from simulator.faults import FaultPlan, parse_fault
 from simulator.paths import bundled
 from simulator.report import console_line, summary_counts, summary_line, write_json, write_junit
 from simulator.scenario import discover, load_scenario, run_scenario
-from simulator.trace import format_event
+from simulator.timeline import render_timeline, timeline_document
 from simulator.transport import LOOPBACK, LoopbackServer
 from simulator.validate import validate as check_file
 
@@ -88,25 +89,31 @@ def run(
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "jsonl"]),
+    type=click.Choice(["text", "json", "jsonl"]),
     default="text",
     show_default=True,
-    help="A readable timeline, or the raw JSON-lines trace.",
+    help="text: a per-boot timeline; json: timeline and events as one document; "
+    "jsonl: the raw trace, one event per line.",
 )
+@click.option("--events", "show_events", is_flag=True, help="With text: list every event too.")
 @click.option("--log", "show_log", is_flag=True, help="Also print the agent's log lines.")
-def trace(scenario: Path, seed: int | None, output_format: str, show_log: bool) -> None:
-    """Print the event timeline of one scenario's run.
+def trace(
+    scenario: Path, seed: int | None, output_format: str, show_events: bool, show_log: bool
+) -> None:
+    """Show what happened in one scenario's run, boot by boot.
 
-    Every boot, stage, plugin start/end with status and reboot flag, OS change, HTTP
-    request, DHCP exchange, sleep and reboot, with its virtual time since power-on.
-    The output is identical for the same scenario and seed on every host.
+    Each boot lists its stages and plugins with their durations in virtual (guest) time,
+    statuses and reboot flags; --events adds every OS change, HTTP request, DHCP exchange,
+    sleep and reboot. The output is identical for the same scenario and seed on every host.
     """
     outcome = run_scenario(load_scenario(scenario), seed)
+    run_trace = outcome.result.trace
     if output_format == "jsonl":
-        click.echo(outcome.result.trace.to_jsonl(), nl=False)
+        click.echo(run_trace.to_jsonl(), nl=False)
+    elif output_format == "json":
+        click.echo(json.dumps(timeline_document(run_trace), indent=2, sort_keys=True))
     else:
-        for event in outcome.result.trace:
-            click.echo(format_event(event))
+        click.echo(render_timeline(run_trace, verbose=show_events))
         click.echo(console_line(outcome))
     if show_log:
         click.echo("\n".join(outcome.result.log))

@@ -119,10 +119,27 @@ def test_trace_prints_a_timeline_with_reboots_and_virtual_time() -> None:
     result = invoke("trace", str(BOOT / "hostname-reboot-allowed.yaml"))
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert lines[0].startswith("boot 1      0.000s  boot")
-    assert any(line.startswith("boot 1") and " reboot " in f"{line} " for line in lines)
-    assert any(line.startswith("boot 2     45.000s  boot") for line in lines)
+    assert lines[0] == "Boot 1 at 0.0s (metadata: HttpService)"
+    assert "    SetHostNamePlugin                       0.0s  ok status=1 reboot=True" in lines
+    assert "  ended: reboot" in lines
+    assert "Boot 2 at 45.0s (metadata: HttpService)" in lines
+    assert "    SetHostNamePlugin                       0.0s  skipped: done" in lines
     assert lines[-1] == "PASS  hostname-reboot-allowed  (2 boots)"
+
+
+def test_trace_shows_plugin_durations_in_virtual_time() -> None:
+    result = invoke("trace", str(BOOT / "no-metadata-service.yaml"), "--events")
+    assert "    MTUPlugin" in result.output
+    assert "  sleep                    seconds=4.0" in result.output
+
+
+def test_trace_json_has_the_timeline_and_the_events() -> None:
+    result = invoke("trace", str(BOOT / "plugin-raises.yaml"), "--format", "json")
+    document = json.loads(result.output)
+    first_main = document["boots"][0]["stages"][2]
+    assert first_main["stage"] == "MAIN" and first_main["success"] is False
+    assert [p["outcome"] for p in first_main["plugins"]] == ["ok", "failed", "ok"]
+    assert document["events"][0]["kind"] == "boot"
 
 
 def test_trace_jsonl_is_the_raw_trace() -> None:
