@@ -13,6 +13,7 @@ import click
 from simulator import media
 from simulator.clouds import CLOUD_TYPES, DocumentSource, build_clouds
 from simulator.errors import GuestsimError
+from simulator.explain import explain as explain_scenario
 from simulator.faults import FaultPlan, parse_fault
 from simulator.paths import bundled
 from simulator.report import console_line, summary_counts, summary_line, write_json, write_junit
@@ -117,6 +118,17 @@ def trace(
         click.echo(console_line(outcome))
     if show_log:
         click.echo("\n".join(outcome.result.log))
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def explain(scenario: Path) -> None:
+    """Show what the agent will see in SCENARIO, without running it.
+
+    The agent configuration (with warnings), the machine (adapters, disks, volumes,
+    CD-ROMs and their files), DHCP servers, each cloud with its documents, and faults.
+    """
+    click.echo(explain_scenario(load_scenario(scenario)))
 
 
 @cli.command()

@@ -217,6 +217,11 @@ class SimulatedDhcpNetwork:
         self._exchanges: list[DhcpExchange] = []
 
     @property
+    def servers(self) -> tuple[DhcpServer, ...]:
+        """The servers on the network, in declared order."""
+        return self._servers
+
+    @property
     def exchanges(self) -> tuple[DhcpExchange, ...]:
         """Every exchange so far, in order."""
         return tuple(self._exchanges)
