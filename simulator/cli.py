@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -18,6 +19,8 @@ from simulator.faults import FaultPlan, parse_fault
 from simulator.paths import bundled
 from simulator.report import console_line, summary_counts, summary_line, write_json, write_junit
 from simulator.scenario import discover, load_scenario, run_scenario
+from simulator.selection import SelectionError, matches_keywords, parse_shard
+from simulator.selection import shard as shard_paths
 from simulator.timeline import render_timeline, timeline_document
 from simulator.transport import LOOPBACK, LoopbackServer
 from simulator.validate import validate as check_file
@@ -43,9 +46,23 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
+def _interactive() -> bool:
+    ci = os.environ.get("CI", "").strip().lower()
+    return sys.stdout.isatty() and ci not in ("1", "true", "yes")
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--seed", type=int, help="Seed for every scenario (default: each scenario's own).")
+@click.option(
+    "-k",
+    "keywords",
+    metavar="EXPR",
+    help="Only scenarios whose folder/name match, e.g. 'cloudstack or (drives and not vfat)'.",
+)
+@click.option(
+    "--shard", metavar="K/N", help="Run the K-th of N deterministic slices (parallel CI jobs)."
+)
 @click.option(
     "--junit", "junit_path", type=click.Path(dir_okay=False), help="Write JUnit XML here."
 )
@@ -53,28 +70,50 @@ def cli(ctx: click.Context, debug: bool) -> None:
     "--json", "json_path", type=click.Path(dir_okay=False), help="Write a JSON report here."
 )
 def run(
-    paths: tuple[Path, ...], seed: int | None, junit_path: str | None, json_path: str | None
+    paths: tuple[Path, ...],
+    seed: int | None,
+    keywords: str | None,
+    shard: str | None,
+    junit_path: str | None,
+    json_path: str | None,
 ) -> None:
     """Run scenarios: files, or folders searched for *.yaml (default: the bundled library).
 
-    Prints one line per scenario and a summary. Exit status: 0 all passed, 1 any
-    scenario failed, 2 a scenario file or the command line is invalid.
+    Prints one line per scenario and a summary (a progress bar instead on a terminal,
+    unless CI=true). Exit status: 0 all passed, 1 any scenario failed, 2 a scenario file
+    or the command line is invalid, 3 an internal error.
 
     \b
     Examples:
       guestsim run
       guestsim run scenarios/boot/openstack-happy-path.yaml --junit report.xml
-      guestsim run my-scenarios/ --seed 7 --json report.json
+      guestsim run -k "clouds and not azure" --shard 1/4 --json report.json
     """
     files = discover(paths or [bundled("scenarios")])
+    try:
+        if keywords:
+            files = [p for p in files if matches_keywords(keywords, f"{p.parent.name}/{p.stem}")]
+        if shard:
+            files = shard_paths(files, *parse_shard(shard))
+    except SelectionError as ex:
+        raise click.UsageError(str(ex)) from ex
     if not files:
-        raise click.UsageError("no scenario files found")
+        raise click.UsageError("no scenario files found (or none selected)")
     scenarios = [load_scenario(path) for path in files]
     outcomes = []
-    for scenario in scenarios:
-        outcome = run_scenario(scenario, seed)
-        outcomes.append(outcome)
-        click.echo(console_line(outcome))
+    if _interactive():
+        with click.progressbar(
+            scenarios, label="scenarios", item_show_func=lambda s: s.name if s else ""
+        ) as bar:
+            outcomes = [run_scenario(scenario, seed) for scenario in bar]
+        for outcome in outcomes:
+            if not outcome.passed:
+                click.echo(console_line(outcome))
+    else:
+        for scenario in scenarios:
+            outcome = run_scenario(scenario, seed)
+            outcomes.append(outcome)
+            click.echo(console_line(outcome))
     click.echo(summary_line(outcomes))
     if junit_path:
         write_junit(outcomes, junit_path)
