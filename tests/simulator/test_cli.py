@@ -184,3 +184,16 @@ def test_serve_help_lists_every_cloud_and_the_loopback_default() -> None:
     for cloud in ("openstack", "ec2", "cloudstack", "maas", "gce", "azure", "packet", "oracle"):
         assert cloud in result.output
     assert "127.0.0.1" in result.output
+
+
+def test_the_json_report_follows_its_published_schema(tmp_path: Path) -> None:
+    from importlib import resources
+
+    import jsonschema
+
+    schema = resources.files("simulator").joinpath("schemas/report.schema.json").read_text()
+    report = tmp_path / "r.json"
+    invoke("run", str(BOOT), "--json", str(report))
+    document = json.loads(report.read_text())
+    jsonschema.Draft202012Validator(json.loads(schema)).validate(document)
+    assert document["version"] == 1
