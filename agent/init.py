@@ -19,7 +19,6 @@ from agent.plugins.base import (
 )
 from agent.plugins.registry import (
     PluginImportError,
-    PluginNotImplemented,
     canonical_path,
     load_plugin_class,
 )
@@ -82,14 +81,6 @@ class InitManager:
             except PluginImportError:
                 LOG.error("Could not import plugin module %r", resolved.path)
                 self.events("plugin_unavailable", stage=stage, path=configured, reason="import")
-                continue
-            except PluginNotImplemented:
-                # Every plugin still missing runs in MAIN; say so once, not once per stage.
-                if stage == Stage.MAIN:
-                    LOG.warning("Plugin %r is not implemented by guestsim yet", resolved.path)
-                    self.events(
-                        "plugin_unavailable", stage=stage, path=configured, reason="not_implemented"
-                    )
                 continue
             if cls.execution_stage == stage:
                 plugins.append(cls(self.context))

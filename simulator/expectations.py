@@ -134,6 +134,41 @@ def _check_objects(
     return failures
 
 
+def _check_script_runs(expected: list[dict[str, Any]], result: RunResult) -> list[str]:
+    failures = []
+    scripts = result.state.scripts
+    for index, want in enumerate(expected):
+        interpreter = want.get("interpreter")
+        runs = scripts.runs_matching(want["match"], interpreter)
+        label = f"script_runs[{index}] {want['match']!r}"
+        if interpreter:
+            label += f" ({interpreter})"
+        ran = [f"{run.interpreter} {run.path}" for run in scripts.runs]
+        if "count" in want:
+            if len(runs) != want["count"]:
+                failures.append(
+                    f"{label}: expected {want['count']} run(s), got {len(runs)} (runs: {ran})"
+                )
+        elif not runs:
+            failures.append(f"{label}: expected at least one run, got none (runs: {ran})")
+    return failures
+
+
+def _check_files(expected: dict[str, dict[str, Any]], result: RunResult) -> list[str]:
+    failures = []
+    files = result.state.files
+    for path, want in sorted(expected.items()):
+        exists = files.exists(path) and not files.is_dir(path)
+        if want.get("exists", True) != exists:
+            failures.append(_mismatch(f"files.{path}.exists", want.get("exists", True), exists))
+            continue
+        if exists and "content" in want:
+            content = files.read(path).decode("utf-8", "replace")
+            if content != want["content"]:
+                failures.append(_mismatch(f"files.{path}.content", want["content"], content))
+    return failures
+
+
 def check_expectations(expect: dict[str, Any], result: RunResult) -> list[str]:
     """Every unmet expectation as one readable line; empty when the run passed."""
     failures: list[str] = []
@@ -191,6 +226,8 @@ def check_expectations(expect: dict[str, Any], result: RunResult) -> list[str]:
         failures.append(_mismatch("ntp_peers", expect["ntp_peers"], state.ntp_peers))
     failures += _check_registry(expect.get("registry", []), result)
     failures += _check_requests(expect.get("requests", []), result)
+    failures += _check_script_runs(expect.get("script_runs", []), result)
+    failures += _check_files(expect.get("files", {}), result)
     searches = trace.of_kind("config_drive_search")
     if "config_drive_found" in expect:
         found = [

@@ -28,6 +28,7 @@ from simulator.faults import DEFAULT_HANG_BUDGET_S, Fault
 from simulator.machine import DEFAULT_MAX_BOOTS, Machine, RunResult
 from simulator.windows.processes import install_vmware_tools
 from simulator.windows.registry import RegType
+from simulator.windows.scripts import ScriptDeclaration, declaration_from_spec
 from simulator.windows.state import (
     TIME_ZONE_KEY,
     NetworkAdapter,
@@ -141,7 +142,28 @@ class Scenario:
         cloud = self.data.get("cloud")
         if cloud:
             attach_to_machine(state, DocumentSource(cloud["type"], cloud, self.path))
+        for guest_path, content in spec.get("files", {}).items():
+            folder = guest_path.rsplit("\\", 1)[0]
+            if folder and folder != guest_path:
+                state.files.make_dirs(folder)
+            state.files.write(guest_path, content.encode("utf-8"))
+        state.scripts.declarations = self._build_script_declarations()
         return state
+
+    def _build_script_declarations(self) -> list[ScriptDeclaration]:
+        declarations = []
+        for index, spec in enumerate(self.data.get("scripts", [])):
+            try:
+                declarations.append(declaration_from_spec(spec, index))
+            except ValueError as ex:
+                raise ScenarioError(str(self.path), str(ex), f"scripts.{index}") from ex
+        names = [declaration.name for declaration in declarations]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise ScenarioError(
+                    str(self.path), f"duplicate script name {name!r}", f"scripts.{index}.name"
+                )
+        return declarations
 
     def _build_dhcp(self) -> list[DhcpServer]:
         servers = []

@@ -141,6 +141,34 @@ class MetadataService:
     def get_content(self, name: str) -> bytes | None:
         return None
 
+    def get_instance_data(self) -> dict[str, Any]:
+        """What a ``## template: jinja`` user data template sees (cloud-init's layout).
+
+        ``ds.meta_data`` is the service's own metadata where a service has one (a
+        subclass replaces it); here it repeats the identity keys plus ``hostname``.
+        """
+        instance_id = self.get_instance_id()
+        host_name = self.get_host_name()
+        public_keys = self.get_public_keys()
+        identity: dict[str, Any] = {
+            "instance-id": instance_id,
+            "instance_id": instance_id,
+            "local-hostname": host_name,
+            "local_hostname": host_name,
+        }
+        v1 = {**identity, "public_ssh_keys": public_keys}
+        return {
+            "v1": v1,
+            "ds": {
+                "_doc": (
+                    "EXPERIMENTAL: what is under the 'ds' key is the data source's own "
+                    "metadata; its layout may change between releases."
+                ),
+                "meta_data": {**identity, "hostname": host_name},
+            },
+            **v1,
+        }
+
     @property
     def can_post_rdp_cert_thumbprint(self) -> bool:
         return False

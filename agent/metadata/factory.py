@@ -16,9 +16,8 @@ LOG = logging.getLogger(__name__)
 
 _UPSTREAM = "cloudbaseinit.metadata.services."
 
-# Every upstream service class path -> "our_module:OurClass", or None where guestsim
-# does not implement the service yet.
-UPSTREAM_SERVICES: dict[str, str | None] = {
+# Every upstream service class path -> "our_module:OurClass".
+UPSTREAM_SERVICES: dict[str, str] = {
     f"{_UPSTREAM}httpservice.HttpService": "agent.metadata.openstack:OpenStackHttpService",
     f"{_UPSTREAM}configdrive.ConfigDriveService": ("agent.metadata.configdrive:ConfigDriveService"),
     f"{_UPSTREAM}ec2service.EC2Service": "agent.metadata.ec2:EC2Service",
@@ -65,13 +64,11 @@ class EmptyMetadataService(MetadataService):
         raise NotExistingMetadataException("the empty metadata service has no password")
 
 
-def service_class(path: str) -> type[MetadataService] | None:
-    """Our class for an upstream path; None when not implemented; raises when unknown."""
+def service_class(path: str) -> type[MetadataService]:
+    """Our class for an upstream path; an unknown path raises, as an import would."""
     if path not in UPSTREAM_SERVICES:
         raise MetadataServiceImportError(f"No metadata service class at {path!r}")
     target = UPSTREAM_SERVICES[path]
-    if target is None:
-        return None
     module_name, _, class_name = target.partition(":")
     cls: type[MetadataService] = getattr(importlib.import_module(module_name), class_name)
     return cls
@@ -80,10 +77,6 @@ def service_class(path: str) -> type[MetadataService] | None:
 def get_metadata_service(context: AgentContext) -> MetadataService:
     for path in context.conf.get("metadata_services"):
         cls = service_class(path)
-        if cls is None:
-            LOG.warning("Metadata service %r is not implemented by guestsim yet; skipped", path)
-            context.events("metadata_service_probe", service=path, result="not_implemented")
-            continue
         # Construction is outside the error handling on purpose: upstream lets a failing
         # constructor abort discovery (and the run).
         service = cls(context)

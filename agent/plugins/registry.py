@@ -30,9 +30,8 @@ LEGACY_ALIASES: dict[str, str] = {
     )
 }
 
-# Every plugin class upstream ships, mapped to "our_module:OurClass", or None where
-# guestsim does not implement it yet.
-UPSTREAM_PLUGINS: dict[str, str | None] = {
+# Every plugin class upstream ships, mapped to "our_module:OurClass".
+UPSTREAM_PLUGINS: dict[str, str] = {
     f"{_UPSTREAM}common.mtu.MTUPlugin": "agent.plugins.mtu:MTUPlugin",
     f"{_UPSTREAM}common.ntpclient.NTPClientPlugin": "agent.plugins.ntpclient:NTPClientPlugin",
     f"{_UPSTREAM}windows.ntpclient.NTPClientPlugin": (
@@ -45,26 +44,54 @@ UPSTREAM_PLUGINS: dict[str, str | None] = {
     f"{_UPSTREAM}common.setuserpassword.SetUserPasswordPlugin": (
         "agent.plugins.setuserpassword:SetUserPasswordPlugin"
     ),
-    f"{_UPSTREAM}common.networkconfig.NetworkConfigPlugin": None,
-    f"{_UPSTREAM}common.sshpublickeys.SetUserSSHPublicKeysPlugin": None,
-    f"{_UPSTREAM}common.userdata.UserDataPlugin": None,
-    f"{_UPSTREAM}common.localscripts.LocalScriptsPlugin": None,
-    f"{_UPSTREAM}common.ephemeraldisk.EphemeralDiskPlugin": None,
-    f"{_UPSTREAM}common.trim.TrimConfigPlugin": None,
-    f"{_UPSTREAM}windows.extendvolumes.ExtendVolumesPlugin": None,
-    f"{_UPSTREAM}windows.licensing.WindowsLicensingPlugin": None,
-    f"{_UPSTREAM}windows.pagefiles.PageFilesPlugin": None,
-    f"{_UPSTREAM}windows.rdp.RDPSettingsPlugin": None,
-    f"{_UPSTREAM}windows.rdp.RDPPostCertificateThumbprintPlugin": None,
-    f"{_UPSTREAM}windows.sanpolicy.SANPolicyPlugin": None,
-    f"{_UPSTREAM}windows.updates.WindowsAutoUpdatesPlugin": None,
-    f"{_UPSTREAM}windows.winrmlistener.ConfigWinRMListenerPlugin": None,
-    f"{_UPSTREAM}windows.winrmcertificateauth.ConfigWinRMCertificateAuthPlugin": None,
-    f"{_UPSTREAM}windows.bootconfig.BootStatusPolicyPlugin": None,
-    f"{_UPSTREAM}windows.bootconfig.BCDConfigPlugin": None,
-    f"{_UPSTREAM}windows.certificates.ServerCertificatesPlugin": None,
-    f"{_UPSTREAM}windows.displayidletimeout.DisplayIdleTimeoutConfigPlugin": None,
-    f"{_UPSTREAM}windows.azureguestagent.AzureGuestAgentPlugin": None,
+    f"{_UPSTREAM}common.networkconfig.NetworkConfigPlugin": (
+        "agent.plugins.networkconfig:NetworkConfigPlugin"
+    ),
+    f"{_UPSTREAM}common.sshpublickeys.SetUserSSHPublicKeysPlugin": (
+        "agent.plugins.sshpublickeys:SetUserSSHPublicKeysPlugin"
+    ),
+    f"{_UPSTREAM}common.userdata.UserDataPlugin": "agent.plugins.userdata:UserDataPlugin",
+    f"{_UPSTREAM}common.localscripts.LocalScriptsPlugin": (
+        "agent.plugins.localscripts:LocalScriptsPlugin"
+    ),
+    f"{_UPSTREAM}common.ephemeraldisk.EphemeralDiskPlugin": (
+        "agent.plugins.ephemeraldisk:EphemeralDiskPlugin"
+    ),
+    f"{_UPSTREAM}common.trim.TrimConfigPlugin": "agent.plugins.trim:TrimConfigPlugin",
+    f"{_UPSTREAM}windows.extendvolumes.ExtendVolumesPlugin": (
+        "agent.plugins.extendvolumes:ExtendVolumesPlugin"
+    ),
+    f"{_UPSTREAM}windows.licensing.WindowsLicensingPlugin": (
+        "agent.plugins.licensing:WindowsLicensingPlugin"
+    ),
+    f"{_UPSTREAM}windows.pagefiles.PageFilesPlugin": "agent.plugins.pagefiles:PageFilesPlugin",
+    f"{_UPSTREAM}windows.rdp.RDPSettingsPlugin": "agent.plugins.rdp:RDPSettingsPlugin",
+    f"{_UPSTREAM}windows.rdp.RDPPostCertificateThumbprintPlugin": (
+        "agent.plugins.rdp:RDPPostCertificateThumbprintPlugin"
+    ),
+    f"{_UPSTREAM}windows.sanpolicy.SANPolicyPlugin": "agent.plugins.sanpolicy:SANPolicyPlugin",
+    f"{_UPSTREAM}windows.updates.WindowsAutoUpdatesPlugin": (
+        "agent.plugins.updates:WindowsAutoUpdatesPlugin"
+    ),
+    f"{_UPSTREAM}windows.winrmlistener.ConfigWinRMListenerPlugin": (
+        "agent.plugins.winrmlistener:ConfigWinRMListenerPlugin"
+    ),
+    f"{_UPSTREAM}windows.winrmcertificateauth.ConfigWinRMCertificateAuthPlugin": (
+        "agent.plugins.winrmcertificateauth:ConfigWinRMCertificateAuthPlugin"
+    ),
+    f"{_UPSTREAM}windows.bootconfig.BootStatusPolicyPlugin": (
+        "agent.plugins.bootconfig:BootStatusPolicyPlugin"
+    ),
+    f"{_UPSTREAM}windows.bootconfig.BCDConfigPlugin": "agent.plugins.bootconfig:BCDConfigPlugin",
+    f"{_UPSTREAM}windows.certificates.ServerCertificatesPlugin": (
+        "agent.plugins.certificates:ServerCertificatesPlugin"
+    ),
+    f"{_UPSTREAM}windows.displayidletimeout.DisplayIdleTimeoutConfigPlugin": (
+        "agent.plugins.displayidletimeout:DisplayIdleTimeoutConfigPlugin"
+    ),
+    f"{_UPSTREAM}windows.azureguestagent.AzureGuestAgentPlugin": (
+        "agent.plugins.azureguestagent:AzureGuestAgentPlugin"
+    ),
 }
 
 # Modules that exist upstream without being plugins (abstract bases, helpers). Naming a
@@ -89,9 +116,6 @@ class PluginClassMissing(Exception):
     """The module exists but has no such class; upstream aborts the whole run on this."""
 
 
-class PluginNotImplemented(Exception):
-    """A genuine upstream plugin that guestsim's agent does not implement yet."""
-
 
 @dataclass(frozen=True)
 class ResolvedPath:
@@ -109,8 +133,6 @@ def load_plugin_class(path: str) -> type[Plugin]:
     """The class for a canonical (non-legacy) upstream path, or one of the errors above."""
     if path in UPSTREAM_PLUGINS:
         target = UPSTREAM_PLUGINS[path]
-        if target is None:
-            raise PluginNotImplemented(path)
         module_name, _, class_name = target.partition(":")
         cls: type[Plugin] = getattr(importlib.import_module(module_name), class_name)
         return cls

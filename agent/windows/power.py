@@ -6,4 +6,4 @@ from typing import Protocol
 
 
 class PowerSettings(Protocol):
-    """Power settings (powercfg): the display idle timeout."""
+    """Power settings. ``powercfg.exe`` is run with ``execute_system32_process``; no other call."""

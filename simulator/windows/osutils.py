@@ -31,9 +31,11 @@ from simulator.windows.software import SoftwareOS
 from simulator.windows.state import (
     AGENT_KEY,
     BUILTIN_ADMIN_RID,
+    MACHINE_SID,
     PROFILE_LIST_KEY,
     SYSPREP_KEY,
     TIME_ZONE_KEY,
+    LocalGroup,
     UserAccount,
 )
 from simulator.windows.storage import Disk, Volume
@@ -203,7 +205,18 @@ class FakeOSUtils(
         return self.state.find_group(group) is not None
 
     def create_group(self, group: str, description: str | None = None) -> None:
-        self._not_modelled("create_group")
+        # NetLocalGroupAdd: users and groups share one namespace and one RID pool.
+        if self.state.find_group(group) is not None:
+            raise OSUtilsError(f"Create group failed: the local group {group} already exists")
+        if self.state.find_user(group) is not None:
+            raise OSUtilsError(f"Create group failed: the account {group} already exists")
+        prefix = f"{MACHINE_SID}-"
+        group_rids = [
+            int(g.sid[len(prefix) :]) for g in self.state.groups if g.sid.startswith(prefix)
+        ]
+        rid = max([self.state.next_rid() - 1, *group_rids]) + 1
+        self._mutation("create_group", group=group)
+        self.state.groups.append(LocalGroup(group, f"{prefix}{rid}"))
 
     def add_user_to_local_group(self, username: str, groupname: str) -> None:
         group = self.state.find_group(groupname)

@@ -1,16 +1,49 @@
-"""The fake Windows: Remote Desktop settings."""
+"""The fake Windows: Remote Desktop settings.
+
+The keep-alive policy lives in the registry (``HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows
+NT\\Terminal Services``), written through the generic registry calls; this module keeps the
+listener's certificate.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
+from agent.windows.x509 import STORE_LOCATION_LOCAL_MACHINE
+from simulator.windows.certificates import build_self_signed, guest_now, stored
 from simulator.windows.fakebase import FakeOSBase
+
+RDP_CERT_STORE = "Remote Desktop"
+RDP_CERT_VALIDITY_YEARS = 1
 
 
 @dataclass
 class RDPState:
-    """What this feature keeps on the machine (persists across reboots)."""
+    """What this feature keeps on the machine (persists across reboots).
+
+    ``certificate_thumbprint`` is the certificate the RDP listener presents
+    (``Win32_TSGeneralSetting.SSLCertificateSHA1Hash``). None: Remote Desktop Services has
+    not made its self-signed one yet; it does so (``CN=<computer name>`` in
+    ``LocalMachine\\Remote Desktop``) the first time the setting is read.
+    """
+
+    certificate_thumbprint: str | None = None
 
 
 class RDPOS(FakeOSBase):
-    pass
+    def _rdp_self_signed_certificate(self) -> str:
+        subject = f"CN={self.state.computer_name}"
+        # A serial derived from the subject: the certificate is Windows' own doing, so it
+        # must not draw from the random stream the agent's calls use.
+        serial = int.from_bytes(hashlib.sha256(subject.encode()).digest()[:16], "big") >> 1
+        certificate = build_self_signed(subject, serial | 1, guest_now(), RDP_CERT_VALIDITY_YEARS)
+        entry = stored(certificate, STORE_LOCATION_LOCAL_MACHINE, RDP_CERT_STORE, "system", True)
+        self.state.certificates.add(entry)
+        return entry.thumbprint
+
+    def get_rdp_certificate_thumbprint(self) -> str:
+        rdp = self.state.rdp
+        if rdp.certificate_thumbprint is None:
+            rdp.certificate_thumbprint = self._rdp_self_signed_certificate()
+        return rdp.certificate_thumbprint

@@ -11,8 +11,10 @@ from agent.osutils import (
     SERVICE_STATUS_STOPPED,
     InvalidState,
     ItemNotFound,
+    OSUtilsError,
 )
 from simulator.windows.fakebase import FakeOSBase, redact
+from simulator.windows.state import Service
 
 LOG = logging.getLogger(__name__)
 
@@ -56,10 +58,36 @@ class ServicesOS(FakeOSBase):
         username: str | None = None,
         password: str | None = None,
     ) -> None:
-        self._not_modelled("create_service")
+        if start_mode not in SERVICE_START_MODES:
+            raise InvalidState(f"Invalid service start mode: {start_mode}")
+        if self.state.find_service(service_name) is not None:
+            # CreateService's own refusal: ERROR_SERVICE_EXISTS.
+            raise OSUtilsError(
+                f"Cannot create service {service_name}: The specified service already exists (1073)"
+            )
+        account = username or "LocalSystem"
+        self._mutation(
+            "create_service",
+            service=service_name,
+            display_name=display_name,
+            path=path,
+            start_mode=start_mode,
+            username=account,
+            password=redact(password),
+        )
+        # An own-process service; it is registered stopped and starts at boot if Automatic.
+        self.state.services.append(
+            Service(service_name, display_name, start_mode, account=account, binary_path=path)
+        )
 
     def delete_service(self, service_name: str) -> None:
-        self._not_modelled("delete_service")
+        service = self._service(service_name)
+        if service.status != SERVICE_STATUS_STOPPED:
+            # Windows only marks a running service for deletion and removes it once it has
+            # stopped; that pending state is not part of the model.
+            self._not_modelled(f"delete_service of the {service.status.lower()} {service.name}")
+        self._mutation("delete_service", service=service.name)
+        self.state.services.remove(service)
 
     def set_service_credentials(self, service_name: str, username: str, password: str) -> None:
         service = self._service(service_name)

@@ -733,17 +733,6 @@ def test_missing_class_in_an_existing_upstream_module_crashes_the_agent() -> Non
     assert result.findings and result.findings[0].startswith("boot 1: the agent crashed")
 
 
-def test_unimplemented_upstream_plugin_is_reported_once_and_others_still_run() -> None:
-    userdata = "cloudbaseinit.plugins.common.userdata.UserDataPlugin"
-    machine, _ = openstack_machine((userdata, "createuser"))
-
-    result = machine.run()
-
-    unavailable = events(result, "plugin_unavailable")
-    assert [(e.get("stage"), e.get("reason")) for e in unavailable] == [("MAIN", "not_implemented")]
-    assert started(result, 1) == ["CreateUserPlugin"]
-
-
 # --- §3.1: OS requirements --------------------------------------------------------------------
 
 

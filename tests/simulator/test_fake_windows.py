@@ -379,10 +379,8 @@ def test_not_modelled_is_not_an_exception() -> None:
 @pytest.mark.parametrize(
     ("call", "method"),
     [
-        (lambda osu: osu.get_page_files(), "get_page_files"),
+        (lambda osu: osu.firewall_remove_rule("never opened", 1234, "TCP"), "firewall_remove_rule"),
         (lambda osu: osu.execute_process(["cmd.exe", "/c", "dir"]), "execute_process"),
-        (lambda osu: osu.set_timezone("Europe/Rome"), "set_timezone"),
-        (lambda osu: osu.create_group("Operators"), "create_group"),
     ],
 )
 def test_unmodelled_method_raises_not_modelled_naming_it(

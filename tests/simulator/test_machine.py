@@ -30,7 +30,7 @@ class ClockReadingPlugin(Plugin):
 
 class GapPlugin(Plugin):
     def execute(self, service: MetadataService | None, shared_data: SharedData) -> PluginResult:
-        self.osutils.get_page_files()
+        self.osutils.firewall_remove_rule("never opened", 1234, "TCP")
         return PLUGIN_EXECUTION_DONE, False
 
 
@@ -67,10 +67,11 @@ def test_an_unmodelled_os_call_stops_the_run_with_a_finding_naming_it(
     result = machine.run()
     assert result.boots[-1].outcome == "not_modelled"
     assert result.findings == [
-        "boot 1: not modelled by the simulated Windows: OSUtils.get_page_files"
+        "boot 1: not modelled by the simulated Windows: "
+        "OSUtils.firewall_remove_rule of a port that is not open"
     ]
     (gap,) = result.trace.of_kind("not_modelled")
-    assert gap.get("what") == "OSUtils.get_page_files"
+    assert gap.get("what") == "OSUtils.firewall_remove_rule of a port that is not open"
     # The gap is not mistaken for a plugin failure of the guest.
     assert not [e for e in result.trace.of_kind("plugin_end") if e.get("success") is False]
 
