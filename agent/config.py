@@ -798,7 +798,5 @@ def load_config(path: str | os.PathLike[str]) -> AgentConfig:
     ]
     section_lines = {section: positions.get((section, None)) for section in parser.sections()}
     values, warnings = _apply(assignments, file, section_lines)
-    lines = {
-        (section, key): line for (section, key), line in positions.items() if key is not None
-    }
+    lines = {(section, key): line for (section, key), line in positions.items() if key is not None}
     return AgentConfig(file, values, warnings, lines)

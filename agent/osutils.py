@@ -19,6 +19,7 @@ from agent.windows.bootconfig import BootConfiguration
 from agent.windows.licensing import LicensingManager
 from agent.windows.power import PowerSettings
 from agent.windows.rdp import RemoteDesktop
+from agent.windows.scripts import PythonModuleLoader
 from agent.windows.storage import StorageManager
 from agent.windows.updates import AutomaticUpdates
 from agent.windows.winrm import WinRMConfig
@@ -78,6 +79,7 @@ class OSUtils(
     AutomaticUpdates,
     RemoteDesktop,
     PowerSettings,
+    PythonModuleLoader,
     Protocol,
 ):
     """Every OS call the agent makes. One line per method states its contract.
@@ -459,9 +461,9 @@ class OSUtils(
         ...
 
     def set_registry_value(
-        self, key_path: str, value_name: str, value: Any, value_type: str
+        self, key_path: str, value_name: str, value: Any, value_type: str, create: bool = False
     ) -> None:
-        """Write a value (type ``REG_SZ``/``REG_DWORD``/...) under an existing key."""
+        """Write a value (``REG_SZ``/``REG_DWORD``/...); the key must exist unless ``create``."""
         ...
 
     # --- time ------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import asdict, is_dataclass
 from typing import Any
 
 from agent.init import plugin_status_section
@@ -169,6 +171,49 @@ def _check_files(expected: dict[str, dict[str, Any]], result: RunResult) -> list
     return failures
 
 
+_MISSING = object()
+
+
+def _resolve(root: Any, path: str) -> Any:
+    """Follow ``a.b.c`` through attributes, mapping keys (case-insensitive) and list indexes."""
+    value = root
+    for part in path.split("."):
+        if isinstance(value, dict):
+            matches = [key for key in value if str(key).lower() == part.lower()]
+            value = value[matches[0]] if matches else _MISSING
+        elif isinstance(value, list | tuple) and part.lstrip("-").isdigit():
+            index = int(part)
+            value = value[index] if -len(value) <= index < len(value) else _MISSING
+        else:
+            value = getattr(value, part, _MISSING)
+        if value is _MISSING:
+            return _MISSING
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return _plain(asdict(value))
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def _check_state(expected: dict[str, Any], result: RunResult) -> list[str]:
+    failures = []
+    for path, want in expected.items():
+        got = _resolve(result.state, path)
+        if got is _MISSING:
+            failures.append(f"state.{path}: no such field in the final machine state")
+        elif _plain(got) != want:
+            failures.append(_mismatch(f"state.{path}", want, _plain(got)))
+    return failures
+
+
 def check_expectations(expect: dict[str, Any], result: RunResult) -> list[str]:
     """Every unmet expectation as one readable line; empty when the run passed."""
     failures: list[str] = []
@@ -225,6 +270,7 @@ def check_expectations(expect: dict[str, Any], result: RunResult) -> list[str]:
     if "ntp_peers" in expect and expect["ntp_peers"] != state.ntp_peers:
         failures.append(_mismatch("ntp_peers", expect["ntp_peers"], state.ntp_peers))
     failures += _check_registry(expect.get("registry", []), result)
+    failures += _check_state(expect.get("state", {}), result)
     failures += _check_requests(expect.get("requests", []), result)
     failures += _check_script_runs(expect.get("script_runs", []), result)
     failures += _check_files(expect.get("files", {}), result)

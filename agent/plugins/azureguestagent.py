@@ -149,15 +149,11 @@ class AzureGuestAgentPlugin(Plugin):
         # ``create`` flag is the fake Windows' (see the report: the OSUtils Protocol's
         # set_registry_value does not have it yet).
         set_value = self.osutils.set_registry_value
-        set_value(AZURE_KEY, "VMType", "IAAS", "REG_SZ", create=True)  # type: ignore[call-arg]
-        set_value(  # type: ignore[call-arg]
-            GUEST_AGENT_KEY, "Incarnation", agent_version, "REG_SZ", create=True
-        )
+        set_value(AZURE_KEY, "VMType", "IAAS", "REG_SZ", create=True)
+        set_value(GUEST_AGENT_KEY, "Incarnation", agent_version, "REG_SZ", create=True)
         # The guest clock runs in UTC in the simulation; upstream writes local time.
         provisioned_at = dt.datetime.now(dt.UTC).strftime(PROVISIONED_AT_FORMAT)
-        set_value(  # type: ignore[call-arg]
-            GUEST_AGENT_KEY, "VmProvisionedAt", provisioned_at, "REG_SZ", create=True
-        )
+        set_value(GUEST_AGENT_KEY, "VmProvisionedAt", provisioned_at, "REG_SZ", create=True)
 
     def _provision_guest_agent(self, package_name: str) -> None:
         osutils = self.osutils

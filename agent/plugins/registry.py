@@ -116,7 +116,6 @@ class PluginClassMissing(Exception):
     """The module exists but has no such class; upstream aborts the whole run on this."""
 
 
-
 @dataclass(frozen=True)
 class ResolvedPath:
     path: str

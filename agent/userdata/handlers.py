@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 import ntpath
-import types
 from collections.abc import Callable
 from email.message import Message
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from agent.plugins.base import AgentContext
 from agent.userdata.scripts import execute_script_file, execute_user_data_script
@@ -31,15 +30,6 @@ SHELL_SCRIPT_TYPE = "text/x-shellscript"
 MULTIPART_MIXED_TYPE = "multipart/mixed"
 HEAT_TYPE = "text/x-cfninitdata"
 HEAT_USER_DATA_FILE = "cfn-userdata"
-
-
-@runtime_checkable
-class PythonModuleLoader(Protocol):
-    """The OS capability part handlers need: import a guest Python file into the agent."""
-
-    def load_python_module(self, path: str) -> types.ModuleType:
-        """Import the ``.py``/``.pyc`` file at that guest path as a module; others raise."""
-        ...
 
 
 class UserDataPluginLoadError(Exception):
@@ -79,10 +69,7 @@ class PartHandlerPlugin(UserDataHandler):
         # without a file name fails here (upstream joins the path with None).
         path = ntpath.join(self.osutils.get_temp_dir(), part.get_filename())  # type: ignore[arg-type]
         self.osutils.write_file(path, _payload(part))
-        osutils: object = self.osutils
-        if not isinstance(osutils, PythonModuleLoader):
-            raise NotImplementedError("This OS boundary cannot import Python part handlers")
-        module = osutils.load_python_module(path)
+        module = self.osutils.load_python_module(path)
         list_types = getattr(module, "list_types", None)
         handle_part = getattr(module, "handle_part", None)
         if not (callable(list_types) and callable(handle_part)):

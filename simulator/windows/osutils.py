@@ -306,7 +306,14 @@ class FakeOSUtils(
     # --- network -----------------------------------------------------------------------------
 
     def get_network_adapters(self) -> list[tuple[str, str]]:
-        return [(adapter.name, adapter.mac) for adapter in self.state.adapters]
+        # Windows reports MACs upper case; from 6.0 only physical adapters are listed.
+        physical_only = self.check_os_version(6, 0)
+        team_nics = self.state.network.team_nics
+        return [
+            (adapter.name, adapter.mac.upper())
+            for adapter in self.state.adapters
+            if not (physical_only and adapter.name in team_nics)
+        ]
 
     def get_dhcp_hosts_in_use(self) -> list[tuple[str, str, str]]:
         return [

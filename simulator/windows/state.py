@@ -218,7 +218,11 @@ class WindowsState:
         return drive
 
     def next_rid(self) -> int:
-        return max([FIRST_USER_RID - 1, *(u.rid for u in self.users)]) + 1
+        # Users and local groups draw from one pool of relative ids, as on Windows.
+        group_rids = [
+            int(g.sid.rsplit("-", 1)[1]) for g in self.groups if g.sid.startswith(MACHINE_SID)
+        ]
+        return max([FIRST_USER_RID - 1, *(u.rid for u in self.users), *group_rids]) + 1
 
     # --- the boot --------------------------------------------------------------------------
 
@@ -230,6 +234,7 @@ class WindowsState:
         for service in self.services:
             auto = service.start_mode == SERVICE_START_MODE_AUTOMATIC
             service.status = SERVICE_STATUS_RUNNING if auto else SERVICE_STATUS_STOPPED
+        self.network.power_on()
         self.files.clear_temp()
 
 
@@ -271,6 +276,12 @@ def default_windows_state() -> WindowsState:
     registry.create_key(TIME_ZONE_KEY)
     registry.set_value(TIME_ZONE_KEY, "RealTimeIsUniversal", 0, RegType.REG_DWORD)
     registry.create_key(PROFILE_LIST_KEY)
+    # Windows Server 2019 ships .NET Framework 4.7.2 and the Terminal Services policy key.
+    dotnet = "HKLM\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v4\\Full"
+    registry.create_key(dotnet)
+    registry.set_value(dotnet, "Install", 1, RegType.REG_DWORD)
+    registry.set_value(dotnet, "Release", 461814, RegType.REG_DWORD)
+    registry.create_key("HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows NT\\Terminal Services")
     # The installer ships these next to the agent; the stock conf points bsdtar_path and
     # mtools_path at them.
     for tool in ("bsdtar.exe", "mcopy.exe", "mlabel.exe"):

@@ -39,7 +39,6 @@ from simulator.windows.bootconfig import disk_signature
 from simulator.windows.licensing import AVMA, KMS_CLIENT, LICENSED, RETAIL, SPP_KEY
 from simulator.windows.osutils import FakeOSUtils
 from simulator.windows.power import POWER_SCHEMES_KEY, SCHEME_BALANCED, SUB_VIDEO, VIDEOIDLE
-from simulator.windows.registry import RegType
 from simulator.windows.software import DOTNET_4_KEY, version_resource
 from simulator.windows.state import AGENT_KEY, Drive, Service, WindowsState, default_windows_state
 from simulator.windows.updates import AUTO_UPDATE_KEY
@@ -706,9 +705,9 @@ def azure_guest(
     state.files.make_dirs("C:\\Packages\\Plugins")
     state.software.data_collector_sets = {"GAEvents": True, "RTEvents": False}
     state.software.trace_sessions = ["WindowsAzure-GuestAgent-Metrics"]
-    if dotnet:
-        state.registry.create_key(DOTNET_4_KEY)
-        state.registry.set_value(DOTNET_4_KEY, "Install", 1, RegType.REG_DWORD)
+    if not dotnet:
+        # Server 2019 ships .NET 4; an image stripped of it is the unusual case.
+        state.registry.delete_key(DOTNET_4_KEY)
     return state
 
 

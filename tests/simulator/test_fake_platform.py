@@ -190,6 +190,7 @@ def test_file_version_from_the_file_or_its_declaration(osu: FakeOSUtils) -> None
 @pytest.mark.parametrize(("install", "expected"), [(None, False), (0, False), (1, True)])
 def test_dotnet_4_is_read_from_the_registry(install: int | None, expected: bool) -> None:
     osu, _ = make_os()
+    osu.state.registry.delete_key(DOTNET_4_KEY)
     if install is not None:
         osu.state.registry.create_key(DOTNET_4_KEY)
         osu.state.registry.set_value(DOTNET_4_KEY, "Install", install, RegType.REG_DWORD)
