@@ -16,8 +16,16 @@ from simulator.clouds import CLOUD_TYPES, DocumentSource, build_clouds
 from simulator.errors import GuestsimError
 from simulator.explain import explain as explain_scenario
 from simulator.faults import FaultPlan, parse_fault
+from simulator.overrides import load_overrides
 from simulator.paths import bundled
-from simulator.report import console_line, summary_counts, summary_line, write_json, write_junit
+from simulator.report import (
+    console_line,
+    skipped_line,
+    summary_counts,
+    summary_line,
+    write_json,
+    write_junit,
+)
 from simulator.scenario import discover, load_scenario, run_scenario
 from simulator.selection import SelectionError, matches_keywords, parse_shard
 from simulator.selection import shard as shard_paths
@@ -64,6 +72,32 @@ def _interactive() -> bool:
     "--shard", metavar="K/N", help="Run the K-th of N deterministic slices (parallel CI jobs)."
 )
 @click.option(
+    "--conf",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Your cloudbase-init.conf, used instead of each scenario's own configuration.",
+)
+@click.option(
+    "--unattend-conf",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Your cloudbase-init-unattend.conf: runs first, in its own boot, as sysprep does.",
+)
+@click.option(
+    "--local-scripts",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder of your local scripts, placed at the configuration's local_scripts_path.",
+)
+@click.option(
+    "--user-data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Your user data, served by each scenario's cloud instead of its own.",
+)
+@click.option(
+    "--cloud",
+    "clouds",
+    metavar="NAMES",
+    help=f"Only scenarios on these clouds, comma separated ({', '.join(CLOUD_TYPES)}, none).",
+)
+@click.option(
     "--junit", "junit_path", type=click.Path(dir_okay=False), help="Write JUnit XML here."
 )
 @click.option(
@@ -74,6 +108,11 @@ def run(
     seed: int | None,
     keywords: str | None,
     shard: str | None,
+    conf: Path | None,
+    unattend_conf: Path | None,
+    local_scripts: Path | None,
+    user_data: Path | None,
+    clouds: str | None,
     junit_path: str | None,
     json_path: str | None,
 ) -> None:
@@ -83,11 +122,17 @@ def run(
     unless CI=true). Exit status: 0 all passed, 1 any scenario failed, 2 a scenario file
     or the command line is invalid, 3 an internal error.
 
+    With --conf, --unattend-conf, --local-scripts or --user-data, every scenario that
+    declares that part overridable runs with yours, keeping its cloud, faults, machine and
+    the options its story is about; the others are reported as skipped.
+
     \b
     Examples:
       guestsim run
       guestsim run scenarios/boot/openstack-happy-path.yaml --junit report.xml
       guestsim run -k "clouds and not azure" --shard 1/4 --json report.json
+      guestsim run --conf cloudbase-init.conf --unattend-conf cloudbase-init-unattend.conf \\
+          --local-scripts LocalScripts/ --cloud openstack,ec2 --junit report.xml
     """
     files = discover(paths or [bundled("scenarios")])
     try:
@@ -100,25 +145,38 @@ def run(
     if not files:
         raise click.UsageError("no scenario files found (or none selected)")
     scenarios = [load_scenario(path) for path in files]
+    if clouds:
+        wanted = {name.strip() for name in clouds.split(",") if name.strip()}
+        unknown = sorted(wanted - {*CLOUD_TYPES, "none"})
+        if unknown:
+            raise click.BadParameter(f"unknown cloud(s) {', '.join(unknown)}", param_hint="--cloud")
+        scenarios = [
+            s for s in scenarios if ((s.data.get("cloud") or {}).get("type", "none")) in wanted
+        ]
+    overrides = load_overrides(conf, unattend_conf, user_data, local_scripts)
+    skipped = [(s, reason) for s in scenarios if (reason := s.skip_reason(overrides))]
+    runnable = [s for s in scenarios if not s.skip_reason(overrides)]
     outcomes = []
     if _interactive():
         with click.progressbar(
-            scenarios, label="scenarios", item_show_func=lambda s: s.name if s else ""
+            runnable, label="scenarios", item_show_func=lambda s: s.name if s else ""
         ) as bar:
-            outcomes = [run_scenario(scenario, seed) for scenario in bar]
+            outcomes = [run_scenario(scenario, seed, overrides=overrides) for scenario in bar]
         for outcome in outcomes:
             if not outcome.passed:
                 click.echo(console_line(outcome))
     else:
-        for scenario in scenarios:
-            outcome = run_scenario(scenario, seed)
+        for scenario in runnable:
+            outcome = run_scenario(scenario, seed, overrides=overrides)
             outcomes.append(outcome)
             click.echo(console_line(outcome))
-    click.echo(summary_line(outcomes))
+        for item in skipped:
+            click.echo(skipped_line(item))
+    click.echo(summary_line(outcomes, skipped))
     if junit_path:
-        write_junit(outcomes, junit_path)
+        write_junit(outcomes, junit_path, skipped)
     if json_path:
-        write_json(outcomes, json_path)
+        write_json(outcomes, json_path, skipped)
     _, failed = summary_counts(outcomes)
     sys.exit(EXIT_FAILED if failed else EXIT_PASSED)
 
@@ -206,7 +264,7 @@ def list_scenarios(paths: tuple[Path, ...]) -> None:
     rows = []
     for path in discover(paths or [bundled("scenarios")]):
         scenario = load_scenario(path)
-        cloud = (scenario.data.get("cloud") or {}).get("type", "-")
+        cloud = scenario.cloud_type
         plugins = [
             p.rpartition(".")[2].removesuffix("Plugin") for p in scenario.conf.get("plugins")
         ]

@@ -63,6 +63,8 @@ class RunResult:
     clouds: list[CloudApp]
     findings: list[str] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
+    # The sysprep pass with the unattend configuration, when there was one (boot 0).
+    unattend: BootRecord | None = None
 
     @property
     def boot_count(self) -> int:
@@ -102,8 +104,10 @@ class Machine:
         faults: Sequence[Fault] = (),
         transport: str = "inprocess",
         hang_budget_s: float = DEFAULT_HANG_BUDGET_S,
+        unattend_conf: AgentConfig | None = None,
     ) -> None:
         self.conf = conf
+        self.unattend_conf = unattend_conf
         self.state = state if state is not None else default_windows_state()
         self.clouds = list(clouds)
         self.rng = random.Random(seed)
@@ -161,9 +165,11 @@ class Machine:
 
     # --- the agent process -------------------------------------------------------------------
 
-    def _run_agent(self, argv: Sequence[str], username: str | None) -> int:
+    def _run_agent(
+        self, argv: Sequence[str], username: str | None, conf: AgentConfig | None = None
+    ) -> int:
         """One agent process, as the service control manager (or a respawn) starts it."""
-        conf = self.conf
+        conf = conf or self._boot_conf
         if NO_RESET_FLAG in argv:
             conf = conf.with_overrides({"DEFAULT": {"reset_service_password": False}})
         hooks = MachineHooks(
@@ -202,7 +208,9 @@ class Machine:
             logger.removeHandler(handler)
             logger.setLevel(previous_level)
 
-    def boot(self, number: int) -> BootRecord:
+    def boot(self, number: int, conf: AgentConfig | None = None) -> BootRecord:
+        """One power-on with the agent started by its service (``conf`` for this boot)."""
+        self._boot_conf = conf or self.conf
         self.trace.boot = number
         self.state.power_on()
         self.trace.emit("boot", computer_name=self.state.computer_name)
@@ -235,9 +243,27 @@ class Machine:
                 culprit = str(event.get("plugin"))
         return culprit
 
+    def _sysprep_pass(self, findings: list[str]) -> BootRecord | None:
+        """Boot 0: the unattend configuration runs during specialize, then Windows restarts."""
+        if self.unattend_conf is None:
+            return None
+        record = self.boot(0, self.unattend_conf)
+        if record.outcome in ("not_modelled", "hung"):
+            findings.append(f"unattend pass: {record.error}")
+        elif record.outcome == "crashed":
+            findings.append(f"unattend pass: the agent crashed: {record.error}")
+        self.trace.emit("sysprep_reboot")
+        self.clock.advance(REBOOT_DURATION_S)
+        return record
+
     def run(self) -> RunResult:
         boots: list[BootRecord] = []
         findings: list[str] = []
+        unattend = self._sysprep_pass(findings)
+        if unattend is not None and unattend.outcome in ("not_modelled", "hung"):
+            return RunResult(
+                boots, self.trace, self.state, self.clouds, findings, self.log, unattend
+            )
         while True:
             if len(boots) == self.max_boots:
                 culprits = ", ".join(
@@ -259,4 +285,4 @@ class Machine:
             if record.outcome != "reboot":
                 break
             self.clock.advance(REBOOT_DURATION_S)
-        return RunResult(boots, self.trace, self.state, self.clouds, findings, self.log)
+        return RunResult(boots, self.trace, self.state, self.clouds, findings, self.log, unattend)

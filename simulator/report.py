@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from simulator.scenario import ScenarioOutcome
+from simulator.scenario import Scenario, ScenarioOutcome
 
 JSON_REPORT_VERSION = 1
+
+Skipped = tuple[Scenario, str]
 
 
 def summary_counts(outcomes: Sequence[ScenarioOutcome]) -> tuple[int, int]:
@@ -25,39 +27,63 @@ def console_line(outcome: ScenarioOutcome) -> str:
     return "\n".join([line, *(f"      - {failure}" for failure in outcome.failures)])
 
 
-def summary_line(outcomes: Sequence[ScenarioOutcome]) -> str:
-    passed, failed = summary_counts(outcomes)
-    return f"{passed} passed, {failed} failed"
+def skipped_line(skipped: Skipped) -> str:
+    scenario, reason = skipped
+    return f"SKIP  {scenario.name}  ({reason})"
 
 
-def json_report(outcomes: Sequence[ScenarioOutcome]) -> dict[str, Any]:
+def summary_line(outcomes: Sequence[ScenarioOutcome], skipped: Sequence[Skipped] = ()) -> str:
     passed, failed = summary_counts(outcomes)
+    line = f"{passed} passed, {failed} failed"
+    return f"{line}, {len(skipped)} skipped" if skipped else line
+
+
+def json_report(
+    outcomes: Sequence[ScenarioOutcome], skipped: Sequence[Skipped] = ()
+) -> dict[str, Any]:
+    passed, failed = summary_counts(outcomes)
+    scenarios: list[dict[str, Any]] = [
+        {
+            "name": outcome.scenario.name,
+            "path": outcome.scenario.path.as_posix(),
+            "passed": outcome.passed,
+            "boots": outcome.result.boot_count,
+            "failures": outcome.failures,
+            "skipped": None,
+        }
+        for outcome in outcomes
+    ]
+    scenarios += [
+        {
+            "name": scenario.name,
+            "path": scenario.path.as_posix(),
+            "passed": False,
+            "boots": 0,
+            "failures": [],
+            "skipped": reason,
+        }
+        for scenario, reason in skipped
+    ]
     return {
         "version": JSON_REPORT_VERSION,
-        "scenarios": [
-            {
-                "name": outcome.scenario.name,
-                "path": outcome.scenario.path.as_posix(),
-                "passed": outcome.passed,
-                "boots": outcome.result.boot_count,
-                "failures": outcome.failures,
-            }
-            for outcome in outcomes
-        ],
-        "summary": {"passed": passed, "failed": failed},
+        "scenarios": scenarios,
+        "summary": {"passed": passed, "failed": failed, "skipped": len(skipped)},
     }
 
 
-def write_json(outcomes: Sequence[ScenarioOutcome], path: str) -> None:
-    Path(path).write_text(json.dumps(json_report(outcomes), indent=2) + "\n", encoding="utf-8")
+def write_json(
+    outcomes: Sequence[ScenarioOutcome], path: str, skipped: Sequence[Skipped] = ()
+) -> None:
+    text = json.dumps(json_report(outcomes, skipped), indent=2) + "\n"
+    Path(path).write_text(text, encoding="utf-8")
 
 
-def junit_xml(outcomes: Sequence[ScenarioOutcome]) -> bytes:
+def junit_xml(outcomes: Sequence[ScenarioOutcome], skipped: Sequence[Skipped] = ()) -> bytes:
     _, failed = summary_counts(outcomes)
-    suites = ET.Element("testsuites", tests=str(len(outcomes)), failures=str(failed))
-    suite = ET.SubElement(
-        suites, "testsuite", name="guestsim", tests=str(len(outcomes)), failures=str(failed)
-    )
+    total = str(len(outcomes) + len(skipped))
+    counts = {"tests": total, "failures": str(failed), "skipped": str(len(skipped))}
+    suites = ET.Element("testsuites", counts)
+    suite = ET.SubElement(suites, "testsuite", {"name": "guestsim", **counts})
     for outcome in outcomes:
         case = ET.SubElement(
             suite,
@@ -75,10 +101,21 @@ def junit_xml(outcomes: Sequence[ScenarioOutcome]) -> bytes:
             )
             failure.text = "\n".join(outcome.failures)
         ET.SubElement(case, "system-out").text = outcome.result.trace.to_jsonl()
+    for scenario, reason in skipped:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"guestsim.{scenario.folder}",
+            name=scenario.name,
+            file=scenario.path.as_posix(),
+        )
+        ET.SubElement(case, "skipped", message=reason)
     ET.indent(suites)
     document: bytes = ET.tostring(suites, encoding="utf-8", xml_declaration=True)
     return document
 
 
-def write_junit(outcomes: Sequence[ScenarioOutcome], path: str) -> None:
-    Path(path).write_bytes(junit_xml(outcomes))
+def write_junit(
+    outcomes: Sequence[ScenarioOutcome], path: str, skipped: Sequence[Skipped] = ()
+) -> None:
+    Path(path).write_bytes(junit_xml(outcomes, skipped))

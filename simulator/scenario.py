@@ -26,6 +26,7 @@ from simulator.errors import ScenarioError
 from simulator.expectations import check_expectations
 from simulator.faults import DEFAULT_HANG_BUDGET_S, Fault
 from simulator.machine import DEFAULT_MAX_BOOTS, Machine, RunResult
+from simulator.overrides import OverrideError, Overrides
 from simulator.windows.processes import install_vmware_tools
 from simulator.windows.registry import RegType
 from simulator.windows.scripts import ScriptDeclaration, declaration_from_spec
@@ -72,11 +73,57 @@ class Scenario:
     def folder(self) -> str:
         return self.path.parent.name
 
-    def build_machine(self, seed: int | None = None, transport: str = "inprocess") -> Machine:
+    @property
+    def cloud_type(self) -> str:
+        """The simulated cloud's type, or "none" when no cloud answers."""
+        cloud_type: str = (self.data.get("cloud") or {}).get("type", "none")
+        return cloud_type
+
+    @property
+    def overridable(self) -> tuple[str, ...]:
+        return tuple(self.data.get("overridable", ()))
+
+    def skip_reason(self, overrides: Overrides) -> str | None:
+        """Why this scenario cannot run with ``overrides``, or None when it can."""
+        refused = [part for part in overrides.parts if part not in self.overridable]
+        if refused:
+            return f"its story does not take a user's {' or '.join(refused)}"
+        return None
+
+    def effective_conf(self, overrides: Overrides | None = None) -> AgentConfig:
+        """The scenario's configuration, or the user's with the options this story keeps."""
+        if overrides is None or overrides.conf is None:
+            return self.conf
+        kept: dict[str, dict[str, Any]] = {}
+        for option in self.data["agent"].get("keep", []):
+            group, _, name = option.rpartition(".")
+            group = group or "DEFAULT"
+            kept.setdefault(group, {})[name] = self.conf.get(name, group)
+        return overrides.conf.with_overrides(kept)
+
+    def build_machine(
+        self,
+        seed: int | None = None,
+        transport: str = "inprocess",
+        overrides: Overrides | None = None,
+    ) -> Machine:
+        overrides = overrides or Overrides()
+        conf = self.effective_conf(overrides)
+        state = self._build_state()
+        if overrides.local_scripts:
+            folder = conf.get("local_scripts_path")
+            if not folder:
+                raise OverrideError(
+                    f"{self.path}: --local-scripts needs local_scripts_path in the configuration"
+                )
+            state.files.make_dirs(folder.rstrip("\\"))
+            for name, data in overrides.local_scripts.items():
+                state.files.write(f"{folder.rstrip(chr(92))}\\{name}", data)
         return Machine(
-            self.conf,
-            state=self._build_state(),
-            clouds=self._build_clouds(),
+            conf,
+            state=state,
+            clouds=self._build_clouds(overrides.user_data),
+            unattend_conf=overrides.unattend_conf,
             dhcp_servers=self._build_dhcp(),
             seed=self.seed if seed is None else seed,
             max_boots=self.data.get("max_boots", DEFAULT_MAX_BOOTS),
@@ -178,10 +225,13 @@ class Scenario:
             servers.append(DhcpServer(spec["address"], options, spec.get("responds", True)))
         return servers
 
-    def _build_clouds(self) -> list[CloudApp]:
+    def _build_clouds(self, user_data: bytes | None = None) -> list[CloudApp]:
         spec = self.data.get("cloud")
         if not spec:
             return []
+        if user_data is not None:
+            spec = {key: value for key, value in spec.items() if key != "user_data_file"}
+            spec["user_data"] = user_data
         return build_clouds(DocumentSource(spec["type"], spec, self.path))
 
     def _read(self, field: str, relative: str) -> bytes:
@@ -191,8 +241,30 @@ class Scenario:
         except OSError as ex:
             raise ScenarioError(str(self.path), f"cannot read {relative}: {ex}", field) from ex
 
-    def check(self, result: RunResult) -> list[str]:
-        return check_expectations(self.data["expect"], result)
+    def check(self, result: RunResult, conf: AgentConfig | None = None) -> list[str]:
+        conf = conf or self.conf
+        expect = self.data["expect"]
+        if result.unattend is not None:
+            # An unattend pass may do the story's work (and its reboot) during sysprep, so
+            # the number of normal boots no longer says anything about the story.
+            expect = {key: value for key, value in expect.items() if key != "boots"}
+        failures = check_expectations(expect, result)
+        if not conf.get("allow_reboot"):
+            failures = [
+                f"{failure} (the configuration has allow_reboot = false)"
+                if failure.startswith("boots:") and result.boot_count < self.data["expect"]["boots"]
+                else failure
+                for failure in failures
+            ]
+        listed = {path.rpartition(".")[2] for path in conf.get("plugins")}
+        # Say so when an expectation fails because the configuration lacks the plugin: with
+        # a user's conf that is the usual reason.
+        return [
+            f"{failure} (the configuration does not list {plugin})"
+            if (plugin := _plugin_named(failure)) and plugin not in listed
+            else failure
+            for failure in failures
+        ]
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -279,11 +351,23 @@ class ScenarioOutcome:
         return not self.failures
 
 
+def _plugin_named(failure: str) -> str | None:
+    for prefix in ("plugins.", "plugin_runs."):
+        if failure.startswith(prefix):
+            return failure[len(prefix) :].split(":", 1)[0]
+    return None
+
+
 def run_scenario(
-    scenario: Scenario, seed: int | None = None, transport: str = "inprocess"
+    scenario: Scenario,
+    seed: int | None = None,
+    transport: str = "inprocess",
+    overrides: Overrides | None = None,
 ) -> ScenarioOutcome:
-    result = scenario.build_machine(seed, transport).run()
-    return ScenarioOutcome(scenario, result, scenario.check(result))
+    result = scenario.build_machine(seed, transport, overrides).run()
+    return ScenarioOutcome(
+        scenario, result, scenario.check(result, scenario.effective_conf(overrides))
+    )
 
 
 def run_all(paths: Sequence[Path], seed: int | None = None) -> list[ScenarioOutcome]:

@@ -47,6 +47,8 @@ class DocumentSource:
             value = self.spec[key]
             if value is None:
                 return None
+            if isinstance(value, bytes):
+                return value
             if isinstance(value, str):
                 return value.encode("utf-8")
             return json.dumps(value).encode("utf-8")

@@ -20,6 +20,8 @@ _BASE_DIRS = (
     "C:\\Program Files",
     "C:\\Program Files\\Cloudbase Solutions\\Cloudbase-Init\\conf",
     "C:\\Program Files\\Cloudbase Solutions\\Cloudbase-Init\\bin",
+    # The installer creates it empty; the stock conf's local_scripts_path points here.
+    "C:\\Program Files\\Cloudbase Solutions\\Cloudbase-Init\\LocalScripts",
     "C:\\Program Files\\Cloudbase Solutions\\Cloudbase-Init\\log",
 )
 

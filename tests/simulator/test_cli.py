@@ -65,7 +65,7 @@ def test_a_failing_scenario_exits_1_and_reports_its_unmet_expectations(tmp_path:
     assert result.output.splitlines()[-1] == "1 passed, 1 failed"
 
     document = json.loads(report.read_text())
-    assert document["summary"] == {"passed": 1, "failed": 1}
+    assert document["summary"] == {"passed": 1, "failed": 1, "skipped": 0}
     first = document["scenarios"][0]
     assert (first["name"], first["passed"], first["boots"]) == ("wrong-name", False, 2)
     assert first["failures"] == ["computer_name: expected 'somebody-else', got 'app-server-02'"]
