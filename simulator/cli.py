@@ -129,7 +129,7 @@ def run(
     \b
     Examples:
       guestsim run
-      guestsim run scenarios/boot/openstack-happy-path.yaml --junit report.xml
+      guestsim run scenarios/clouds/openstack-happy-path.yaml --junit report.xml
       guestsim run -k "clouds and not azure" --shard 1/4 --json report.json
       guestsim run --conf cloudbase-init.conf --unattend-conf cloudbase-init-unattend.conf \\
           --local-scripts LocalScripts/ --cloud openstack,ec2 --junit report.xml
@@ -243,7 +243,7 @@ def validate(paths: tuple[Path, ...]) -> None:
     \b
     Examples:
       guestsim validate conf/cloudbase-init.conf conf/cloudbase-init-unattend.conf
-      guestsim validate scenarios/boot/*.yaml
+      guestsim validate scenarios/reboots/*.yaml
     """
     findings = [finding for path in paths for finding in check_file(path)]
     for finding in findings:

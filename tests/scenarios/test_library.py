@@ -48,7 +48,7 @@ def test_happy_path_posts_the_admin_password_encrypted_for_the_instance_key(
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-    outcome = run_scenario(load_scenario(bundled("scenarios") / "boot/openstack-happy-path.yaml"))
+    outcome = run_scenario(load_scenario(bundled("scenarios") / "clouds/openstack-happy-path.yaml"))
     (cloud,) = outcome.result.clouds
     key = serialization.load_pem_private_key(
         (fixtures_dir / "keys/test-rsa-2048.pem").read_bytes(), password=None
@@ -61,7 +61,7 @@ def test_happy_path_posts_the_admin_password_encrypted_for_the_instance_key(
 
 
 def test_plugin_raises_reports_provisioning_failed_before_the_reboot() -> None:
-    outcome = run_scenario(load_scenario(bundled("scenarios") / "boot/plugin-raises.yaml"))
+    outcome = run_scenario(load_scenario(bundled("scenarios") / "failures/plugin-raises.yaml"))
     kinds = [
         e.kind
         for e in outcome.result.trace
@@ -71,7 +71,9 @@ def test_plugin_raises_reports_provisioning_failed_before_the_reboot() -> None:
 
 
 def test_no_metadata_service_waits_in_virtual_time_only() -> None:
-    outcome = run_scenario(load_scenario(bundled("scenarios") / "boot/no-metadata-service.yaml"))
+    outcome = run_scenario(
+        load_scenario(bundled("scenarios") / "failures/no-metadata-service.yaml")
+    )
     sleeps = outcome.result.trace.of_kind("sleep")
     http = outcome.result.trace.of_kind("http")
     assert [e.get("seconds") for e in sleeps] == [4.0] * 5 + [3]

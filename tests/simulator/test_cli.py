@@ -15,7 +15,8 @@ from click.testing import CliRunner, Result
 from simulator.cli import cli, main
 from simulator.paths import bundled
 
-BOOT = bundled("scenarios") / "boot"
+LIBRARY = bundled("scenarios")
+BOOT = LIBRARY / "reboots"
 
 
 def invoke(*args: str) -> Result:
@@ -112,7 +113,12 @@ def test_an_unknown_option_is_a_usage_error(
 
 
 def test_run_accepts_a_seed() -> None:
-    assert invoke("run", str(BOOT / "openstack-happy-path.yaml"), "--seed", "2").exit_code == 0
+    assert (
+        invoke(
+            "run", str(LIBRARY / "clouds" / "openstack-happy-path.yaml"), "--seed", "2"
+        ).exit_code
+        == 0
+    )
 
 
 def test_trace_prints_a_timeline_with_reboots_and_virtual_time() -> None:
@@ -128,13 +134,13 @@ def test_trace_prints_a_timeline_with_reboots_and_virtual_time() -> None:
 
 
 def test_trace_shows_plugin_durations_in_virtual_time() -> None:
-    result = invoke("trace", str(BOOT / "no-metadata-service.yaml"), "--events")
+    result = invoke("trace", str(LIBRARY / "failures" / "no-metadata-service.yaml"), "--events")
     assert "    MTUPlugin" in result.output
     assert "  sleep                    seconds=4.0" in result.output
 
 
 def test_trace_json_has_the_timeline_and_the_events() -> None:
-    result = invoke("trace", str(BOOT / "plugin-raises.yaml"), "--format", "json")
+    result = invoke("trace", str(LIBRARY / "failures" / "plugin-raises.yaml"), "--format", "json")
     document = json.loads(result.output)
     first_main = document["boots"][0]["stages"][2]
     assert first_main["stage"] == "MAIN" and first_main["success"] is False

@@ -10,7 +10,7 @@ from pathlib import Path
 from simulator.paths import bundled
 from simulator.scenario import load_scenario, run_scenario
 
-SCENARIO = bundled("scenarios") / "boot" / "openstack-happy-path.yaml"
+SCENARIO = bundled("scenarios") / "clouds" / "openstack-happy-path.yaml"
 REPO = Path(__file__).resolve().parents[2]
 
 _PRINT_TRACE = (

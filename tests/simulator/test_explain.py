@@ -17,7 +17,7 @@ def explain(path: str) -> str:
 
 
 def test_cloud_documents_options_and_dhcp_are_shown() -> None:
-    out = explain("boot/openstack-happy-path.yaml")
+    out = explain("clouds/openstack-happy-path.yaml")
     assert "  [DEFAULT] ntp_use_dhcp_config = True" in out
     assert "  openstack at http://169.254.169.254/" in out
     assert '"hostname": "win-web-01.novalocal"' in out
@@ -26,7 +26,7 @@ def test_cloud_documents_options_and_dhcp_are_shown() -> None:
 
 
 def test_drives_and_their_files_are_shown() -> None:
-    out = explain("drives/configdrive-behind-decoys.yaml")
+    out = explain("config-drives/configdrive-behind-decoys.yaml")
     assert "  CD-ROM D:\\ label=None (empty)" in out
     assert "  CD-ROM E:\\ label='DATA' (media)" in out
     assert "      F:\\openstack\\latest\\meta_data.json" in out
@@ -34,6 +34,6 @@ def test_drives_and_their_files_are_shown() -> None:
 
 
 def test_faults_are_shown_and_nothing_runs() -> None:
-    out = explain("clouds/openstack-5xx-then-recovers.yaml")
+    out = explain("failures/openstack-5xx-then-recovers.yaml")
     assert "Faults:" in out and "status=503" in out and "first=3" in out
     assert "boot" not in out.lower().split("faults:")[1]

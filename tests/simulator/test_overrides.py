@@ -75,7 +75,7 @@ def test_a_missing_plugin_fails_the_stories_that_depend_on_it_saying_why(tmp_pat
 
 def test_an_unattend_configuration_runs_first_in_its_own_boot() -> None:
     unattend = bundled("fixtures") / "confs" / "stock-cloudbase-init-unattend.conf"
-    scenario = load_scenario(bundled("scenarios") / "boot" / "stock-conf-openstack.yaml")
+    scenario = load_scenario(bundled("scenarios") / "clouds" / "stock-conf-openstack.yaml")
     overrides = load_overrides(conf=STOCK, unattend_conf=unattend)
     outcome = run_scenario(scenario, overrides=overrides)
     assert outcome.result.unattend is not None
@@ -96,7 +96,7 @@ def test_user_data_and_local_scripts_reach_the_guest(tmp_path: Path) -> None:
     (scripts / "10-hello.ps1").write_text("Write-Host hello\n")
     user_data = tmp_path / "user-data.ps1"
     user_data.write_text("#ps1\nWrite-Host from user data\n")
-    scenario = load_scenario(bundled("scenarios") / "boot" / "stock-conf-openstack.yaml")
+    scenario = load_scenario(bundled("scenarios") / "clouds" / "stock-conf-openstack.yaml")
     overrides = load_overrides(conf=STOCK, local_scripts=scripts, user_data=user_data)
     outcome = run_scenario(scenario, overrides=overrides)
     runs = outcome.result.trace.of_kind("script")

@@ -57,7 +57,7 @@ def test_fixtures_work_in_another_project(pytester: pytest.Pytester) -> None:
 
 
 def test_the_scenario_marker_runs_a_file_next_to_the_test(pytester: pytest.Pytester) -> None:
-    source = bundled("scenarios") / "boot" / "hostname-reboot-disallowed.yaml"
+    source = bundled("scenarios") / "reboots" / "hostname-reboot-disallowed.yaml"
     pytester.path.joinpath("story.yaml").write_text(source.read_text())
     broken = source.read_text().replace("boots: 1", "boots: 5")
     pytester.path.joinpath("wrong.yaml").write_text(broken)

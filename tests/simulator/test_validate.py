@@ -116,7 +116,7 @@ def test_scenario_files_are_validated_too(tmp_path: Path) -> None:
     )
     (finding,) = findings(broken)
     assert finding.startswith(f"{broken}: error: expect.boots:")
-    assert findings(bundled("scenarios") / "boot" / "plugin-raises.yaml") == []
+    assert findings(bundled("scenarios") / "failures" / "plugin-raises.yaml") == []
 
 
 def test_list_shows_every_bundled_scenario_with_its_description() -> None:
@@ -126,5 +126,5 @@ def test_list_shows_every_bundled_scenario_with_its_description() -> None:
     count = len(list(bundled("scenarios").rglob("*.yaml")))
     assert lines[-1] == f"{count} scenarios"
     assert lines[0].split() == ["scenario", "cloud", "plugins", "boots", "description"]
-    row = next(line for line in lines if line.startswith("boot/hostname-reboot-disallowed"))
+    row = next(line for line in lines if line.startswith("reboots/hostname-reboot-disallowed"))
     assert "openstack" in row and "SetHostName" in row and "allow_reboot = false" in row
