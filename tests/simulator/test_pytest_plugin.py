@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +89,16 @@ def test_the_scenario_marker_runs_a_file_next_to_the_test(pytester: pytest.Pytes
 def test_the_marker_is_registered(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.scenario(path):*"])
+
+
+def test_the_readme_examples_run_as_written(pytester: pytest.Pytester) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Use the fixtures in your own tests", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    stories = pytester.path / "stories"
+    stories.mkdir()
+    source = bundled("scenarios") / "reboots" / "hostname-reboot-allowed.yaml"
+    (stories / "my-image.yaml").write_text(source.read_text())
+    pytester.makepyfile(test_readme="import pytest\n\n" + code)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=5)
