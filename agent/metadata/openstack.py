@@ -78,11 +78,11 @@ class OpenStackMetadata(MetadataService):
             document = self._get_cache_data("openstack/latest/network_data.json", decode=True)
         except NotExistingMetadataException:
             return None
-        if not document:
-            return None
+        # An empty (or undecodable) document is not "absent": as upstream, parsing fails and
+        # so does the network plugin.
         from agent.metadata.openstack_network import parse_network_data
 
-        return parse_network_data(json.loads(document))
+        return parse_network_data(json.loads(document or ""))
 
     def get_client_auth_certs(self) -> list[str] | None:
         meta = self._meta()

@@ -900,3 +900,19 @@ def test_bond_vlan_scenario_ends_with_the_team_and_the_static_vlan() -> None:
     assert (vlan.ipv6.addresses, vlan.ipv6.dns_servers) == (["2001:db8:10::20/64"], [])
     assert net.default_gateway("vlan101", 4) == "198.51.100.1"
     assert net.default_gateway("vlan101", 6) == "2001:db8:10::1"
+
+
+def test_an_empty_network_data_document_fails_the_plugin_as_upstream() -> None:
+    from simulator.clouds.openstack import OpenStackCloud, OpenStackModel
+    from simulator.faults import Fault, FaultPlan
+    from tests.builders import meta_data, openstack_machine
+
+    cloud = OpenStackCloud(OpenStackModel(meta_data=meta_data(), network_data={"links": []}))
+    machine, _ = openstack_machine(
+        ("cloudbaseinit.plugins.common.networkconfig.NetworkConfigPlugin",), clouds=[cloud]
+    )
+    machine.gateway.faults = FaultPlan([Fault("/openstack/latest/network_data.json", body="empty")])
+    result = machine.run()
+    (end,) = result.trace.of_kind("plugin_end")
+    assert end.get("success") is False
+    assert str(end.get("error")).startswith("JSONDecodeError")

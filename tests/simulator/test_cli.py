@@ -203,3 +203,14 @@ def test_the_json_report_follows_its_published_schema(tmp_path: Path) -> None:
     document = json.loads(report.read_text())
     jsonschema.Draft202012Validator(json.loads(schema)).validate(document)
     assert document["version"] == 1
+
+
+def test_debug_shows_the_traceback_that_is_otherwise_hidden(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("description: [\n")
+    code, _, err = run_main(monkeypatch, capsys, "--debug", "run", str(broken))
+    assert code == 2
+    assert "Traceback (most recent call last)" in err
+    assert err.strip().splitlines()[-1].startswith(f"error: {broken}: line")
