@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -10,6 +9,7 @@ import yaml
 
 from agent.metadata.base import NotExistingMetadataException
 from agent.metadata.configdrive import DriveMetadataService
+from agent.metadata.documents import parse_json_or_yaml
 from agent.network import NetworkDetailsV2
 from agent.network_config import parse_network_config
 from agent.plugins.base import AgentContext
@@ -19,15 +19,6 @@ LOG = logging.getLogger(__name__)
 NOCLOUD_LABEL = "cidata"
 NETWORK_CONFIG_FILE = "network-config"
 GROUP = "nocloud"
-
-
-def parse_json_or_yaml(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        # Upstream uses YAML's full loader; the safe loader reads every document a cloud
-        # actually writes and cannot be made to build Python objects.
-        return yaml.safe_load(text)
 
 
 class NoCloudConfigDriveService(DriveMetadataService):

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import base64
 import gzip
-import json
 import logging
 import ntpath
 from typing import Any
 
-import yaml
-
 from agent.metadata.base import MetadataService
+from agent.metadata.documents import parse_json_or_yaml
 from agent.network import NetworkDetailsV2
 from agent.network_config import parse_network_config
 from agent.plugins.base import AgentContext
@@ -61,18 +59,6 @@ def decode_guestinfo(data: bytes | str | None, encoding: str | None) -> bytes:
     if is_gzip:
         raw = gzip.decompress(raw)
     return raw
-
-
-def parse_json_or_yaml(data: bytes) -> Any:
-    """JSON, else YAML; empty input gives None."""
-    text = data.decode("utf-8")
-    try:
-        return json.loads(text)
-    except ValueError:
-        # Upstream loads YAML with a full loader. safe_load reads every document that
-        # plain data (maps, lists, strings, numbers) can be written as, and cannot be made
-        # to build arbitrary Python objects from guestinfo anyone with VM access can set.
-        return yaml.safe_load(text)
 
 
 class VMwareGuestInfoService(MetadataService):

@@ -30,6 +30,10 @@ class SystemCommands:
             "cscript.exe": self._cscript,
         }
 
+    def knows(self, program: str) -> bool:
+        """True if ``program`` (a bare file name or a path) is a system program modelled here."""
+        return program.rsplit("\\", 1)[-1].lower() in self._programs
+
     def run(self, args: list[str]) -> ProcessResult:
         program = args[0].rsplit("\\", 1)[-1].lower() if args else ""
         handler = self._programs.get(program)

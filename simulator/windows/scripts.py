@@ -307,7 +307,7 @@ class ScriptsOS(FakeOSBase):
             return PYTHON, args[1]
         if name in ("bash", "bash.exe") and len(args) == 2:
             return BASH, args[1]
-        if name in self.commands._programs:
+        if self.commands.knows(name):
             return None
         if shell and len(args) == 1 and name.endswith((".cmd", ".bat")):
             return CMD, program
