@@ -32,7 +32,9 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Median wall time per scenario and per boot, and of building config-drive images."""
-    session.install("-e", ".")
+    """Median wall time per scenario and per boot, of building config-drive images, and of
+    start-up (CLI, pytest plugin) and the library serially and with --jobs 2."""
+    session.install("-e", ".[test]")
     session.run("python", "benchmarks/bench_scenarios.py", *session.posargs)
     session.run("python", "benchmarks/bench_media.py")
+    session.run("python", "benchmarks/bench_startup.py")

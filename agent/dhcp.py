@@ -20,7 +20,7 @@ import struct
 from collections.abc import Sequence
 from typing import Protocol
 
-from agent.osutils import OSUtils
+from guestsim.agent.osutils import OSUtils
 
 LOG = logging.getLogger(__name__)
 

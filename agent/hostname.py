@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from agent.config import AgentConfig
-from agent.osutils import OSUtils
+from guestsim.agent.config import AgentConfig
+from guestsim.agent.osutils import OSUtils
 
 LOG = logging.getLogger(__name__)
 

@@ -7,22 +7,22 @@ from collections.abc import Sequence
 
 import requests
 
-from agent.metadata.base import MetadataNotFoundException, MetadataService
-from agent.metadata.factory import get_metadata_service
-from agent.osutils import LOGON32_LOGON_BATCH
-from agent.plugins.base import (
+from guestsim.agent.metadata.base import MetadataNotFoundException, MetadataService
+from guestsim.agent.metadata.factory import get_metadata_service
+from guestsim.agent.osutils import LOGON32_LOGON_BATCH
+from guestsim.agent.plugins.base import (
     PLUGIN_EXECUTION_DONE,
     AgentContext,
     Plugin,
     SharedData,
     Stage,
 )
-from agent.plugins.registry import (
+from guestsim.agent.plugins.registry import (
     PluginImportError,
     canonical_path,
     load_plugin_class,
 )
-from agent.version import AGENT_VERSION
+from guestsim.agent.version import AGENT_VERSION
 
 LOG = logging.getLogger(__name__)
 

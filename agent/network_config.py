@@ -3,7 +3,7 @@
 NoCloud's ``network-config`` file and VMware's ``network`` guestinfo metadata key share
 this format: version 1 is a list of typed items (``physical``, ``bond``, ``vlan``,
 ``nameserver``), version 2 is netplan's ``ethernets`` / ``bonds`` / ``vlans`` maps. Both
-become :class:`agent.network.NetworkDetailsV2`. Bond settings are validated by the model,
+become :class:`guestsim.agent.network.NetworkDetailsV2`. Bond settings are validated by the model,
 so an unknown bond mode, transmit hash policy or LACP rate fails the parse, and with it the
 network plugin; so does an unsupported ``version``.
 
@@ -18,7 +18,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from agent import network
+from guestsim.agent import network
 
 LOG = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def parse_network_config(document: Any) -> network.NetworkDetailsV2:
     """Network details from a parsed ``network-config`` document.
 
     An outer ``network:`` key is unwrapped once; ``version`` 1 or 2 picks the format and
-    anything else raises :class:`agent.network.NetworkDataError`.
+    anything else raises :class:`guestsim.agent.network.NetworkDataError`.
     """
     if not isinstance(document, Mapping):
         raise network.NetworkDataError(

@@ -3,7 +3,7 @@
 The agent never calls the host directly (no ``os``, ``platform``, ``socket``, ``time.sleep``,
 ``winreg`` ...). Whatever it needs from the guest goes through one object implementing
 :class:`OSUtils`. On a real guest that is a Windows implementation; in guestsim it is
-``simulator.windows.FakeOSUtils``. Adding an OS capability means one method here, one
+``guestsim.simulator.windows.FakeOSUtils``. Adding an OS capability means one method here, one
 implementation in the fake Windows and one field in its state model.
 
 Method names, arguments and return shapes follow the upstream agent's OS-utilities
@@ -15,15 +15,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from agent.windows.bootconfig import BootConfiguration
-from agent.windows.licensing import LicensingManager
-from agent.windows.power import PowerSettings
-from agent.windows.rdp import RemoteDesktop
-from agent.windows.scripts import PythonModuleLoader
-from agent.windows.storage import StorageManager
-from agent.windows.updates import AutomaticUpdates
-from agent.windows.winrm import WinRMConfig
-from agent.windows.x509 import CertificateStore
+from guestsim.agent.windows.bootconfig import BootConfiguration
+from guestsim.agent.windows.licensing import LicensingManager
+from guestsim.agent.windows.power import PowerSettings
+from guestsim.agent.windows.rdp import RemoteDesktop
+from guestsim.agent.windows.scripts import PythonModuleLoader
+from guestsim.agent.windows.storage import StorageManager
+from guestsim.agent.windows.updates import AutomaticUpdates
+from guestsim.agent.windows.winrm import WinRMConfig
+from guestsim.agent.windows.x509 import CertificateStore
 
 # Service states and start modes, spelled as Windows reports them.
 SERVICE_STATUS_STOPPED = "Stopped"
@@ -85,7 +85,7 @@ class OSUtils(
     """Every OS call the agent makes. One line per method states its contract.
 
     Windows features with their own state (storage manager, licensing, WinRM ...) are
-    declared in :mod:`agent.windows`, one Protocol each, and inherited here.
+    declared in :mod:`guestsim.agent.windows`, one Protocol each, and inherited here.
     """
 
     # --- the running process and the machine ---------------------------------------------

@@ -14,7 +14,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from simulator import media
+from guestsim.simulator import media
 
 KEY = "ssh-rsa " + "A" * 372 + " guestsim@bench"
 META_DATA = {

@@ -11,8 +11,8 @@ import statistics
 import time
 from pathlib import Path
 
-from simulator.paths import bundled
-from simulator.scenario import discover, load_scenario, run_scenario
+from guestsim.simulator.paths import bundled
+from guestsim.simulator.scenario import discover, load_scenario, run_scenario
 
 Row = tuple[str, int, float, float]
 

@@ -6,32 +6,17 @@ import ipaddress
 import json
 import os
 import sys
-import traceback
 from pathlib import Path
 
 import click
 
-from simulator import media
-from simulator.clouds import CLOUD_TYPES, DocumentSource, build_clouds
-from simulator.errors import GuestsimError
-from simulator.explain import explain as explain_scenario
-from simulator.faults import FaultPlan, parse_fault
-from simulator.overrides import load_overrides
-from simulator.paths import bundled
-from simulator.report import (
-    console_line,
-    skipped_line,
-    summary_counts,
-    summary_line,
-    write_json,
-    write_junit,
-)
-from simulator.scenario import discover, load_scenario, run_scenario
-from simulator.selection import SelectionError, matches_keywords, parse_shard
-from simulator.selection import shard as shard_paths
-from simulator.timeline import render_timeline, timeline_document
-from simulator.transport import LOOPBACK, LoopbackServer
-from simulator.validate import validate as check_file
+# Only what --help needs is imported here; each command imports its own machinery, so
+# `guestsim --help`, `list` and `validate` never load the fake Windows, the clouds'
+# HTTP stack, the image builders or cryptography.
+from guestsim.simulator.clouds.catalog import CLOUD_TYPES, LOOPBACK
+from guestsim.simulator.errors import GuestsimError
+from guestsim.simulator.media.formats import FORMATS, PARTITION_FILESYSTEMS
+from guestsim.simulator.paths import bundled
 
 EXIT_PASSED = 0
 EXIT_FAILED = 1
@@ -98,6 +83,15 @@ def _interactive() -> bool:
     help=f"Only scenarios on these clouds, comma separated ({', '.join(CLOUD_TYPES)}, none).",
 )
 @click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Run scenarios in this many worker processes (0: one per core). "
+    "The report and every trace are the same as a serial run's.",
+)
+@click.option(
     "--junit", "junit_path", type=click.Path(dir_okay=False), help="Write JUnit XML here."
 )
 @click.option(
@@ -113,6 +107,7 @@ def run(
     local_scripts: Path | None,
     user_data: Path | None,
     clouds: str | None,
+    jobs: int,
     junit_path: str | None,
     json_path: str | None,
 ) -> None:
@@ -131,9 +126,24 @@ def run(
       guestsim run
       guestsim run scenarios/clouds/openstack-happy-path.yaml --junit report.xml
       guestsim run -k "clouds and not azure" --shard 1/4 --json report.json
+      guestsim run --jobs 0 --junit report.xml
       guestsim run --conf cloudbase-init.conf --unattend-conf cloudbase-init-unattend.conf \\
           --local-scripts LocalScripts/ --cloud openstack,ec2 --junit report.xml
     """
+    from guestsim.simulator.batch import default_jobs, run_records
+    from guestsim.simulator.overrides import load_overrides
+    from guestsim.simulator.report import (
+        console_line,
+        skipped_line,
+        summary_counts,
+        summary_line,
+        write_json,
+        write_junit,
+    )
+    from guestsim.simulator.scenario import discover, load_scenario
+    from guestsim.simulator.selection import SelectionError, matches_keywords, parse_shard
+    from guestsim.simulator.selection import shard as shard_paths
+
     files = discover(paths or [bundled("scenarios")])
     try:
         if keywords:
@@ -156,18 +166,16 @@ def run(
     overrides = load_overrides(conf, unattend_conf, user_data, local_scripts)
     skipped = [(s, reason) for s in scenarios if (reason := s.skip_reason(overrides))]
     runnable = [s for s in scenarios if not s.skip_reason(overrides)]
+    records = run_records(runnable, seed, overrides, jobs=jobs or default_jobs())
     outcomes = []
     if _interactive():
-        with click.progressbar(
-            runnable, label="scenarios", item_show_func=lambda s: s.name if s else ""
-        ) as bar:
-            outcomes = [run_scenario(scenario, seed, overrides=overrides) for scenario in bar]
+        with click.progressbar(records, length=len(runnable), label="scenarios") as bar:
+            outcomes = list(bar)
         for outcome in outcomes:
             if not outcome.passed:
                 click.echo(console_line(outcome))
     else:
-        for scenario in runnable:
-            outcome = run_scenario(scenario, seed, overrides=overrides)
+        for outcome in records:
             outcomes.append(outcome)
             click.echo(console_line(outcome))
         for item in skipped:
@@ -204,6 +212,10 @@ def trace(
     statuses and reboot flags; --events adds every OS change, HTTP request, DHCP exchange,
     sleep and reboot. The output is identical for the same scenario and seed on every host.
     """
+    from guestsim.simulator.report import console_line
+    from guestsim.simulator.scenario import load_scenario, run_scenario
+    from guestsim.simulator.timeline import render_timeline, timeline_document
+
     outcome = run_scenario(load_scenario(scenario), seed)
     run_trace = outcome.result.trace
     if output_format == "jsonl":
@@ -212,7 +224,7 @@ def trace(
         click.echo(json.dumps(timeline_document(run_trace), indent=2, sort_keys=True))
     else:
         click.echo(render_timeline(run_trace, verbose=show_events))
-        click.echo(console_line(outcome))
+        click.echo(console_line(outcome.record()))
     if show_log:
         click.echo("\n".join(outcome.result.log))
 
@@ -225,6 +237,9 @@ def explain(scenario: Path) -> None:
     The agent configuration (with warnings), the machine (adapters, disks, volumes,
     CD-ROMs and their files), DHCP servers, each cloud with its documents, and faults.
     """
+    from guestsim.simulator.explain import explain as explain_scenario
+    from guestsim.simulator.scenario import load_scenario
+
     click.echo(explain_scenario(load_scenario(scenario)))
 
 
@@ -245,6 +260,8 @@ def validate(paths: tuple[Path, ...]) -> None:
       guestsim validate conf/cloudbase-init.conf conf/cloudbase-init-unattend.conf
       guestsim validate scenarios/reboots/*.yaml
     """
+    from guestsim.simulator.validate import validate as check_file
+
     findings = [finding for path in paths for finding in check_file(path)]
     for finding in findings:
         click.echo(str(finding))
@@ -261,6 +278,8 @@ def list_scenarios(paths: tuple[Path, ...]) -> None:
 
     PATHS are files or folders (default: the bundled library).
     """
+    from guestsim.simulator.scenario import discover, load_scenario
+
     rows = []
     for path in discover(paths or [bundled("scenarios")]):
         scenario = load_scenario(path)
@@ -342,6 +361,10 @@ def serve(
       curl http://127.0.0.1:PORT/openstack/latest/meta_data.json
       guestsim serve ec2 --port 8080 --fault '/latest/api/token:status=403'
     """
+    from guestsim.simulator.clouds import DocumentSource, build_clouds
+    from guestsim.simulator.faults import FaultPlan, parse_fault
+    from guestsim.simulator.transport import LoopbackServer
+
     try:
         faults = FaultPlan([parse_fault(spec) for spec in fault_specs])
     except ValueError as ex:
@@ -390,14 +413,14 @@ def configdrive() -> None:
 @click.option(
     "--format",
     "image_format",
-    type=click.Choice(media.FORMATS),
+    type=click.Choice(FORMATS),
     default="iso",
     show_default=True,
     help="ISO9660 (Joliet + Rock Ridge), FAT superfloppy, or a disk with one partition.",
 )
 @click.option(
     "--filesystem",
-    type=click.Choice(media.PARTITION_FILESYSTEMS),
+    type=click.Choice(PARTITION_FILESYSTEMS),
     default="vfat",
     show_default=True,
     help="File system in the partition of a disk-mbr / disk-gpt image.",
@@ -430,6 +453,8 @@ def configdrive_build(
       guestsim configdrive build seed/ -o seed.iso --nocloud
       guestsim configdrive build drive/ -o disk.img --format disk-gpt --filesystem iso
     """
+    from guestsim.simulator import media
+
     tree = media.tree_from_directory(src)
     required = "meta-data" if nocloud else "openstack/latest/meta_data.json"
     if required not in tree:
@@ -453,11 +478,15 @@ def main() -> None:
         sys.exit(EXIT_USAGE)
     except GuestsimError as ex:
         if debug:
+            import traceback
+
             traceback.print_exc()
         click.echo(f"error: {ex}", err=True)
         sys.exit(EXIT_USAGE)
     except Exception as ex:
         if debug:
+            import traceback
+
             traceback.print_exc()
         click.echo(
             f"internal error: {type(ex).__name__}: {ex} (run with --debug for details)", err=True

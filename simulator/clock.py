@@ -11,6 +11,21 @@ from freezegun import freeze_time
 
 DEFAULT_EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
+# Host tools that keep the real clock while the guest's is frozen: pytest's own timing
+# (--durations, junit times) and runners, logging timestamps, hypothesis' deadlines, and
+# the pool that runs scenarios in parallel. freezegun neither patches these modules nor
+# fakes the time for calls made from them.
+HOST_MODULES = (
+    "_pytest",
+    "pytest",
+    "pluggy",
+    "xdist",
+    "execnet",
+    "logging",
+    "hypothesis",
+    "concurrent.futures",
+)
+
 
 class VirtualClock:
     def __init__(self, start: dt.datetime = DEFAULT_EPOCH) -> None:
@@ -34,7 +49,7 @@ class VirtualClock:
     @contextmanager
     def frozen(self) -> Iterator[None]:
         """Run the block with the process clock (time, datetime) pinned to guest time."""
-        with freeze_time(self.now()) as frozen:
+        with freeze_time(self.now(), ignore=list(HOST_MODULES)) as frozen:
             self._frozen = frozen
             try:
                 yield

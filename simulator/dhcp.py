@@ -194,7 +194,7 @@ def _build_offer(server: DhcpServer, discover: _Discover, answered: Sequence[int
 
 
 class SimulatedDhcpNetwork:
-    """DHCP servers reachable from the guest; a structural ``agent.dhcp.DhcpTransport``."""
+    """DHCP servers reachable from the guest; a structural ``guestsim.agent.dhcp.DhcpTransport``."""
 
     def __init__(
         self,

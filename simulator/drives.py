@@ -21,11 +21,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import simulator.media as media
-from simulator.errors import ScenarioError
-from simulator.paths import bundled
-from simulator.windows.state import WindowsState
-from simulator.windows.storage import PartitionSpec, attach_cdrom, attach_disk
+import guestsim.simulator.media as media
+from guestsim.simulator.errors import ScenarioError
+from guestsim.simulator.paths import bundled
+from guestsim.simulator.windows.state import WindowsState
+from guestsim.simulator.windows.storage import PartitionSpec, attach_cdrom, attach_disk
 
 MIB = 1024 * 1024
 PARTITION_OFFSET = MIB

@@ -17,6 +17,10 @@ class ScenarioError(GuestsimError):
         where = f"{path}: {field}" if field else path
         super().__init__(f"{where}: {message}")
 
+    def __reduce__(self) -> tuple[type[ScenarioError], tuple[str, str, str | None]]:
+        # Rebuilt from its fields when it crosses from a worker process (guestsim run --jobs).
+        return (type(self), (self.path, self.message, self.field))
+
 
 class NotModelled(BaseException):
     """The agent asked the fake Windows for something guestsim does not model yet.

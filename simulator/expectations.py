@@ -8,11 +8,11 @@ from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
-from agent.init import plugin_status_section
-from agent.plugins.base import PLUGIN_EXECUTE_ON_NEXT_BOOT, PLUGIN_EXECUTION_DONE
-from simulator.machine import RunResult
-from simulator.windows.registry import RegistryError
-from simulator.windows.state import AGENT_KEY
+from guestsim.agent.init import plugin_status_section
+from guestsim.agent.plugins.base import PLUGIN_EXECUTE_ON_NEXT_BOOT, PLUGIN_EXECUTION_DONE
+from guestsim.simulator.machine import RunResult
+from guestsim.simulator.windows.registry import RegistryError
+from guestsim.simulator.windows.state import AGENT_KEY
 
 _STATUS_NAMES = {PLUGIN_EXECUTION_DONE: "done", PLUGIN_EXECUTE_ON_NEXT_BOOT: "next_boot"}
 

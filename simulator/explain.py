@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
-from simulator.scenario import Scenario
+from guestsim.simulator.scenario import Scenario
 
 _SHOWN_BYTES = 400
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.clouds.base import SimResponse
+from guestsim.simulator.clouds.base import SimResponse
 
 # Upstream sets no HTTP timeout; an answer later than this (virtual) budget is reported
 # as a hang instead of being waited for.

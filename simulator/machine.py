@@ -8,25 +8,25 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from agent.config import AgentConfig
-from agent.init import DEFAULT_ARGV, NO_RESET_FLAG, InitManager
-from agent.osutils import AGENT_SERVICE_NAME
-from agent.plugins.base import AgentContext
-from simulator.clock import VirtualClock
-from simulator.clouds.base import CloudApp
-from simulator.dhcp import BROADCAST, DhcpExchange, DhcpServer, SimulatedDhcpNetwork
-from simulator.errors import NotModelled
-from simulator.faults import DEFAULT_HANG_BUDGET_S, AgentHung, Fault, FaultPlan
-from simulator.trace import Trace
-from simulator.transport import TRANSPORTS, Gateway
-from simulator.windows.osutils import FakeOSUtils, MachineHooks
-from simulator.windows.state import WindowsState, default_windows_state
+from guestsim.agent.config import AgentConfig
+from guestsim.agent.init import DEFAULT_ARGV, NO_RESET_FLAG, InitManager
+from guestsim.agent.osutils import AGENT_SERVICE_NAME
+from guestsim.agent.plugins.base import AgentContext
+from guestsim.simulator.clock import VirtualClock
+from guestsim.simulator.clouds.base import CloudApp
+from guestsim.simulator.dhcp import BROADCAST, DhcpExchange, DhcpServer, SimulatedDhcpNetwork
+from guestsim.simulator.errors import NotModelled
+from guestsim.simulator.faults import DEFAULT_HANG_BUDGET_S, AgentHung, Fault, FaultPlan
+from guestsim.simulator.trace import Trace
+from guestsim.simulator.transport import TRANSPORTS, Gateway
+from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
+from guestsim.simulator.windows.state import WindowsState, default_windows_state
 
 DEFAULT_MAX_BOOTS = 10
 # Guest seconds a Windows restart takes; only visible as a gap in trace timestamps.
 REBOOT_DURATION_S = 45
 
-AGENT_LOGGER = "agent"
+AGENT_LOGGER = "guestsim.agent"
 
 
 class _TimedDhcp:
@@ -86,7 +86,9 @@ class _LogCapture(logging.Handler):
         if record.exc_info and record.exc_info[1] is not None:
             error = record.exc_info[1]
             message = f"{message} ({type(error).__name__}: {error})"
-        self.lines.append(f"boot {self.trace.boot} {record.levelname} {record.name}: {message}")
+        # Shown by the agent's own module names (agent.plugins...), without the install prefix.
+        name = record.name.removeprefix("guestsim.")
+        self.lines.append(f"boot {self.trace.boot} {record.levelname} {name}: {message}")
 
 
 class Machine:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.config import AgentConfig, ConfigError, load_config
-from simulator.errors import GuestsimError
+from guestsim.agent.config import AgentConfig, ConfigError, load_config
+from guestsim.simulator.errors import GuestsimError
 
 OVERRIDABLE_PARTS = ("conf", "user_data", "local_scripts")
 

@@ -1,171 +1,60 @@
-"""pytest fixtures for testing against a simulated Windows guest (entry point ``pytest11``).
+"""pytest plugin (entry point ``pytest11``): guestsim fixtures, and scenario files as tests.
 
-After ``pip install guestsim`` every project's tests can use:
+After ``pip install guestsim`` every project's tests can use the fixtures
+``guest_machine``, ``metadata_cloud``, ``config_drive``, ``guest_registry`` and
+``guestsim_scenario``, and the ``scenario`` fixture with ``@pytest.mark.scenario(path)``.
 
-* ``guest_machine`` — a fresh simulated Windows with the agent; configure it, then ``run()``;
-* ``metadata_cloud`` — the cloud the guest sees (OpenStack by default): edit its documents,
-  inject faults, read the requests it received;
-* ``config_drive`` — build a config-drive image and attach it as a CD-ROM or disk;
-* ``guest_registry`` — the guest's registry;
-* ``guestsim_scenario`` — run a scenario file; with ``@pytest.mark.scenario("file.yaml")``
-  the ``scenario`` fixture is that scenario's outcome.
+Scenario files become test items only where asked (the plugin loads in every pytest run
+of the environment, so it never claims a project's YAML by itself):
+
+* ``pytest --guestsim scenarios/`` collects every ``*.yaml`` / ``*.yml`` under the paths given;
+* ``guestsim_scenarios = scenarios`` in the ini file (a list of folders, relative to it)
+  collects the scenario files under those folders in every run.
+
+One item per scenario, named by its library path (``clouds/openstack-happy-path``); a
+failure lists the unmet expectations, one per line, and the boots' timeline is attached
+as the report section "guestsim timeline" (shown with failures, and for passes with
+``-rP`` / ``-rA``).
+
+This module imports only pytest: every pytest run pays for loading it. The simulator is
+imported by the hooks and fixtures that use it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from agent.config import config_from_options
-from simulator.clouds import CLOUD_TYPES, CloudApp, DocumentSource, attach_to_machine, build_clouds
-from simulator.clouds.base import RecordedRequest
-from simulator.dhcp import DhcpServer
-from simulator.drives import PARTITION_OFFSET
-from simulator.faults import Fault
-from simulator.machine import Machine, RunResult
-from simulator.scenario import ScenarioOutcome, load_scenario, run_scenario
-from simulator.windows.registry import Registry
-from simulator.windows.state import WindowsState, default_windows_state
-from simulator.windows.storage import PartitionSpec, attach_cdrom, attach_disk
+if TYPE_CHECKING:
+    from guestsim.simulator.scenario import Scenario, ScenarioOutcome
+    from guestsim.simulator.testing import (
+        ConfigDriveFactory,
+        GuestMachine,
+        MetadataCloud,
+        ScenarioRunner,
+    )
+    from guestsim.simulator.windows.registry import Registry
 
-_PLUGIN_PREFIXES = ("cloudbaseinit.plugins.common.", "cloudbaseinit.plugins.windows.")
+SCENARIO_SUFFIXES = (".yaml", ".yml")
 
 
-class GuestMachine:
-    """A simulated Windows guest with the agent installed, not yet powered on."""
-
-    def __init__(self) -> None:
-        self.state: WindowsState = default_windows_state()
-        self.options: dict[str, dict[str, Any]] = {"DEFAULT": {}}
-        self.clouds: list[CloudApp] = []
-        self.faults: list[Fault] = []
-        self.dhcp_servers: list[DhcpServer] = []
-        self.seed = 0
-        self.max_boots = 10
-        self.result: RunResult | None = None
-
-    @property
-    def registry(self) -> Registry:
-        return self.state.registry
-
-    def configure(self, group: str = "DEFAULT", **options: Any) -> GuestMachine:
-        """Set agent options, as a ``cloudbase-init.conf`` group would."""
-        self.options.setdefault(group, {}).update(options)
-        return self
-
-    def use_plugins(self, *plugins: str) -> GuestMachine:
-        """The plugin list, by upstream path or bare class name (``"SetHostNamePlugin"``)."""
-        return self.configure(plugins=[_plugin_path(name) for name in plugins])
-
-    def run(self) -> RunResult:
-        """Boot until the agent stops asking for reboots; the state is kept for inspection."""
-        conf = config_from_options(self.options, "guest_machine")
-        machine = Machine(
-            conf,
-            state=self.state,
-            clouds=self.clouds,
-            dhcp_servers=self.dhcp_servers,
-            seed=self.seed,
-            max_boots=self.max_boots,
-            faults=self.faults,
-        )
-        self.result = machine.run()
-        return self.result
-
-
-def _plugin_path(name: str) -> str:
-    if "." in name:
-        return name
-    from agent.plugins.registry import UPSTREAM_PLUGINS
-
-    matches = [path for path in UPSTREAM_PLUGINS if path.rpartition(".")[2] == name]
-    if not matches:
-        raise ValueError(f"no cloudbase-init plugin class named {name!r}")
-    # Where upstream has both a common and a Windows variant, the Windows one is meant.
-    return sorted(matches, key=lambda path: path.startswith(_PLUGIN_PREFIXES[0]))[0]
-
-
-class MetadataCloud:
-    """The cloud a guest machine sees; OpenStack with the bundled documents unless changed."""
-
-    def __init__(self, machine: GuestMachine) -> None:
-        self.machine = machine
-        self.apps: list[CloudApp] = []
-        self.use("openstack")
-
-    def use(self, cloud_type: str, **documents: Any) -> CloudApp:
-        """Serve ``cloud_type`` instead, with documents as a scenario's ``cloud:`` would give."""
-        if cloud_type not in CLOUD_TYPES:
-            raise ValueError(f"unknown cloud {cloud_type!r}; one of {', '.join(CLOUD_TYPES)}")
-        for app in self.apps:
-            self.machine.clouds.remove(app)
-        source = DocumentSource(cloud_type, {"type": cloud_type, **documents})
-        self.apps = build_clouds(source)
-        self.machine.clouds.extend(self.apps)
-        attach_to_machine(self.machine.state, source)
-        return self.apps[0]
-
-    @property
-    def app(self) -> CloudApp:
-        return self.apps[0]
-
-    @property
-    def model(self) -> Any:
-        return getattr(self.app, "model", None)
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        return [request for app in self.apps for request in app.requests]
-
-    def fault(self, path: str, **spec: Any) -> Fault:
-        """Inject a fault (see ``simulator.faults.Fault``) on requests matching ``path``."""
-        fault = Fault(path, **spec)
-        self.machine.faults.append(fault)
-        return fault
-
-
-class ConfigDriveFactory:
-    """Builds config-drive images and attaches them to the guest machine."""
-
-    def __init__(self, machine: GuestMachine) -> None:
-        self.machine = machine
-
-    def __call__(
-        self,
-        meta_data: Mapping[str, Any] | None = None,
-        *,
-        user_data: bytes | None = None,
-        fmt: str = "iso",
-        location: str = "cdrom",
-        layout: str = "openstack",
-        label: str | None = None,
-        files: Mapping[str, bytes] | None = None,
-    ) -> bytes:
-        """Attach a drive (``location`` cdrom or disk); returns the image bytes."""
-        import simulator.media as media
-
-        if files is None:
-            if layout == "nocloud":
-                files = media.nocloud_layout(meta_data or {"instance-id": "iid-test"}, user_data)
-            else:
-                meta = dict(meta_data or {"uuid": "test-instance", "hostname": "test-host"})
-                files = media.openstack_layout(meta_data=meta, user_data=user_data)
-        filesystem = "vfat" if fmt.startswith("disk-") else fmt
-        default_label = "cidata" if layout == "nocloud" else "config-2"
-        label = label or (default_label.upper() if filesystem == "vfat" else default_label)
-        image = media.build_image(dict(files), filesystem, label)
-        if location == "cdrom":
-            attach_cdrom(self.machine.state, image)
-            return image
-        partitions: list[PartitionSpec] = []
-        if fmt.startswith("disk-"):
-            partitions = [PartitionSpec(PARTITION_OFFSET, len(image))]
-            image = media.build_disk(image, fmt.removeprefix("disk-"))
-        attach_disk(self.machine.state, image, partitions)
-        return image
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("guestsim", "guestsim scenario files")
+    group.addoption(
+        "--guestsim",
+        action="store_true",
+        dest="guestsim_collect",
+        help="collect guestsim scenario files (*.yaml, *.yml) under the paths given to pytest",
+    )
+    parser.addini(
+        "guestsim_scenarios",
+        type="paths",
+        default=[],
+        help="folders whose *.yaml / *.yml files are guestsim scenarios, collected as tests",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -174,38 +63,138 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFile | None:
+    if file_path.suffix not in SCENARIO_SUFFIXES:
+        return None
+    config = parent.config
+    folders: list[Path] = config.getini("guestsim_scenarios")
+    if config.getoption("guestsim_collect") or any(
+        file_path.is_relative_to(folder) for folder in folders
+    ):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFailed(Exception):
+    """A scenario ran and some of its expectations were not met."""
+
+    def __init__(self, failures: list[str]) -> None:
+        super().__init__("\n".join(failures))
+        self.failures = failures
+
+
+class ScenarioFile(pytest.File):
+    """A scenario file: loaded (and so validated) at collection, one item."""
+
+    def collect(self) -> Iterator[ScenarioItem]:
+        from guestsim.simulator.errors import GuestsimError
+        from guestsim.simulator.scenario import load_scenario
+
+        try:
+            scenario = load_scenario(self.path)
+        except GuestsimError as ex:
+            raise self.CollectError(str(ex)) from ex
+        yield ScenarioItem.from_parent(
+            self, name=f"{scenario.folder}/{scenario.name}", scenario=scenario
+        )
+
+
+class ScenarioItem(pytest.Item):
+    """One scenario run: passes when every expectation holds."""
+
+    def __init__(self, *, scenario: Scenario, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scenario = scenario
+
+    def runtest(self) -> None:
+        from guestsim.simulator.scenario import run_scenario
+        from guestsim.simulator.timeline import render_timeline
+
+        outcome = run_scenario(self.scenario)
+        self.add_report_section("call", "guestsim timeline", render_timeline(outcome.result.trace))
+        if not outcome.passed:
+            raise ScenarioFailed(outcome.failures)
+
+    def repr_failure(
+        self,
+        excinfo: pytest.ExceptionInfo[BaseException],
+        style: Any = None,
+    ) -> str:
+        if isinstance(excinfo.value, ScenarioFailed):
+            lines = [f"scenario {self.name} ({self.path.name}): unmet expectations"]
+            return "\n".join([*lines, *(f"  - {failure}" for failure in excinfo.value.failures)])
+        return str(super().repr_failure(excinfo, style))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"scenario: {self.name}"
+
+
 @pytest.fixture
 def guest_machine() -> GuestMachine:
-    """A fresh simulated Windows guest with the agent, configured by the test, then run()."""
+    """A fresh simulated Windows guest with the agent installed, not yet powered on.
+
+    Returns a :class:`guestsim.GuestMachine`:
+
+    * ``configure(group="DEFAULT", **options)`` — agent options, as a conf group sets them;
+    * ``use_plugins(*names)`` — the plugin list, by class name or upstream path;
+    * ``run() -> RunResult`` — boot until the agent stops asking for reboots;
+    * ``state`` — the machine (registry, users, files ...), ``registry``, ``result``.
+
+    Fresh for each test; its state is kept across the guest's reboots within ``run()``.
+    """
+    from guestsim.simulator.testing import GuestMachine
+
     return GuestMachine()
 
 
 @pytest.fixture
 def metadata_cloud(guest_machine: GuestMachine) -> MetadataCloud:
-    """The guest's metadata cloud (OpenStack by default): documents, faults, request log."""
+    """The cloud ``guest_machine`` sees: OpenStack with the bundled documents unless changed.
+
+    Returns a :class:`guestsim.MetadataCloud`:
+
+    * ``use(cloud_type, **documents)`` — serve another cloud (keys as in a scenario's ``cloud:``);
+    * ``model`` — the cloud's documents and state (``model.meta_data["hostname"] = ...``);
+    * ``fault(path, **spec)`` — inject a fault (``status=503, first=2``, ``error="hang"`` ...);
+    * ``requests`` — every request the cloud received, in order.
+    """
+    from guestsim.simulator.testing import MetadataCloud
+
     return MetadataCloud(guest_machine)
 
 
 @pytest.fixture
 def config_drive(guest_machine: GuestMachine) -> ConfigDriveFactory:
-    """Build a config drive and attach it to ``guest_machine``."""
+    """Build a config-drive image and attach it to ``guest_machine``.
+
+    ``config_drive(meta_data, *, user_data=None, fmt="iso", location="cdrom",
+    layout="openstack", label=None, files=None) -> bytes`` — ``fmt`` iso, vfat, disk-mbr or
+    disk-gpt; ``location`` cdrom or disk; ``layout`` openstack or nocloud. Returns the image.
+    """
+    from guestsim.simulator.testing import ConfigDriveFactory
+
     return ConfigDriveFactory(guest_machine)
 
 
 @pytest.fixture
 def guest_registry(guest_machine: GuestMachine) -> Registry:
-    """The guest's registry (HKLM and HKU), kept across the guest's reboots."""
+    """The registry (HKLM and HKU) of ``guest_machine``, kept across the guest's reboots.
+
+    ``get_value(key, name)``, ``set_value(key, name, data, type)``, ``subkeys(key)`` ...
+    """
     return guest_machine.registry
 
 
 @pytest.fixture
-def guestsim_scenario() -> Any:
-    """A loader: ``guestsim_scenario(path, seed=None)`` runs a scenario file."""
+def guestsim_scenario() -> ScenarioRunner:
+    """Run a scenario file: ``guestsim_scenario(path, seed=None) -> ScenarioOutcome``.
 
-    def run(path: str | Path, seed: int | None = None) -> ScenarioOutcome:
-        return run_scenario(load_scenario(path), seed)
+    The outcome has ``passed``, ``failures`` (unmet expectations) and ``result`` (boots,
+    trace, final machine state).
+    """
+    from guestsim.simulator.testing import ScenarioRunner
 
-    return run
+    return ScenarioRunner()
 
 
 @pytest.fixture
@@ -214,9 +203,14 @@ def scenario(request: pytest.FixtureRequest) -> ScenarioOutcome:
 
     A relative path is taken from the test file's folder.
     """
+    from guestsim.simulator.scenario import load_scenario, run_scenario
+
     marker = request.node.get_closest_marker("scenario")
     if marker is None or not marker.args:
-        raise pytest.UsageError("the scenario fixture needs @pytest.mark.scenario('file.yaml')")
+        pytest.fail(
+            "the scenario fixture needs @pytest.mark.scenario('file.yaml') on the test",
+            pytrace=False,
+        )
     path = Path(marker.args[0])
     if not path.is_absolute():
         path = Path(request.node.path).parent / path

@@ -8,21 +8,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from simulator.scenario import Scenario, ScenarioOutcome
+from guestsim.simulator.scenario import RunRecord, Scenario
 
 JSON_REPORT_VERSION = 1
 
 Skipped = tuple[Scenario, str]
 
 
-def summary_counts(outcomes: Sequence[ScenarioOutcome]) -> tuple[int, int]:
+def summary_counts(outcomes: Sequence[RunRecord]) -> tuple[int, int]:
     passed = sum(1 for outcome in outcomes if outcome.passed)
     return passed, len(outcomes) - passed
 
 
-def console_line(outcome: ScenarioOutcome) -> str:
+def console_line(outcome: RunRecord) -> str:
     verdict = "PASS" if outcome.passed else "FAIL"
-    boots = outcome.result.boot_count
+    boots = outcome.boot_count
     line = f"{verdict}  {outcome.scenario.name}  ({boots} boot{'s' if boots != 1 else ''})"
     return "\n".join([line, *(f"      - {failure}" for failure in outcome.failures)])
 
@@ -32,22 +32,20 @@ def skipped_line(skipped: Skipped) -> str:
     return f"SKIP  {scenario.name}  ({reason})"
 
 
-def summary_line(outcomes: Sequence[ScenarioOutcome], skipped: Sequence[Skipped] = ()) -> str:
+def summary_line(outcomes: Sequence[RunRecord], skipped: Sequence[Skipped] = ()) -> str:
     passed, failed = summary_counts(outcomes)
     line = f"{passed} passed, {failed} failed"
     return f"{line}, {len(skipped)} skipped" if skipped else line
 
 
-def json_report(
-    outcomes: Sequence[ScenarioOutcome], skipped: Sequence[Skipped] = ()
-) -> dict[str, Any]:
+def json_report(outcomes: Sequence[RunRecord], skipped: Sequence[Skipped] = ()) -> dict[str, Any]:
     passed, failed = summary_counts(outcomes)
     scenarios: list[dict[str, Any]] = [
         {
             "name": outcome.scenario.name,
             "path": outcome.scenario.path.as_posix(),
             "passed": outcome.passed,
-            "boots": outcome.result.boot_count,
+            "boots": outcome.boot_count,
             "failures": outcome.failures,
             "skipped": None,
         }
@@ -71,14 +69,12 @@ def json_report(
     }
 
 
-def write_json(
-    outcomes: Sequence[ScenarioOutcome], path: str, skipped: Sequence[Skipped] = ()
-) -> None:
+def write_json(outcomes: Sequence[RunRecord], path: str, skipped: Sequence[Skipped] = ()) -> None:
     text = json.dumps(json_report(outcomes, skipped), indent=2) + "\n"
     Path(path).write_text(text, encoding="utf-8")
 
 
-def junit_xml(outcomes: Sequence[ScenarioOutcome], skipped: Sequence[Skipped] = ()) -> bytes:
+def junit_xml(outcomes: Sequence[RunRecord], skipped: Sequence[Skipped] = ()) -> bytes:
     _, failed = summary_counts(outcomes)
     total = str(len(outcomes) + len(skipped))
     counts = {"tests": total, "failures": str(failed), "skipped": str(len(skipped))}
@@ -100,7 +96,7 @@ def junit_xml(outcomes: Sequence[ScenarioOutcome], skipped: Sequence[Skipped] = 
                 type="ExpectationFailed",
             )
             failure.text = "\n".join(outcome.failures)
-        ET.SubElement(case, "system-out").text = outcome.result.trace.to_jsonl()
+        ET.SubElement(case, "system-out").text = outcome.trace_jsonl
     for scenario, reason in skipped:
         case = ET.SubElement(
             suite,
@@ -115,7 +111,5 @@ def junit_xml(outcomes: Sequence[ScenarioOutcome], skipped: Sequence[Skipped] = 
     return document
 
 
-def write_junit(
-    outcomes: Sequence[ScenarioOutcome], path: str, skipped: Sequence[Skipped] = ()
-) -> None:
+def write_junit(outcomes: Sequence[RunRecord], path: str, skipped: Sequence[Skipped] = ()) -> None:
     Path(path).write_bytes(junit_xml(outcomes, skipped))

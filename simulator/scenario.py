@@ -7,43 +7,27 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import yaml
 
-from agent.config import AgentConfig, ConfigError, config_from_options, load_config
-from simulator.clouds import (
-    CloudApp,
-    DocumentSource,
-    attach_to_machine,
-    build_clouds,
-    cloud_schema,
-)
-from simulator.dhcp import DhcpServer, encode_ipv4_list, encode_mtu
-from simulator.drives import attach_media
-from simulator.errors import ScenarioError
-from simulator.expectations import check_expectations
-from simulator.faults import DEFAULT_HANG_BUDGET_S, Fault
-from simulator.machine import DEFAULT_MAX_BOOTS, Machine, RunResult
-from simulator.overrides import OverrideError, Overrides
-from simulator.windows.processes import install_vmware_tools
-from simulator.windows.registry import RegType
-from simulator.windows.scripts import ScriptDeclaration, declaration_from_spec
-from simulator.windows.state import (
-    TIME_ZONE_KEY,
-    NetworkAdapter,
-    UserAccount,
-    WindowsState,
-    default_windows_state,
-)
+from guestsim.agent.config import AgentConfig, ConfigError, config_from_options, load_config
+from guestsim.simulator.clouds import cloud_schema
+from guestsim.simulator.errors import ScenarioError
+from guestsim.simulator.overrides import Overrides
+
+if TYPE_CHECKING:
+    # Loading and listing scenarios must stay cheap: the world is imported when built.
+    from guestsim.simulator.machine import Machine, RunResult
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
-_PRODUCT_TYPES = {"workstation": 1, "domain_controller": 2, "server": 3}
 
 
 def _schema() -> dict[str, Any]:
-    text = resources.files("simulator").joinpath("schemas/scenario.schema.json").read_text()
+    text = (
+        resources.files("guestsim.simulator").joinpath("schemas/scenario.schema.json").read_text()
+    )
     schema: dict[str, Any] = json.loads(text)
     return schema
 
@@ -107,139 +91,10 @@ class Scenario:
         transport: str = "inprocess",
         overrides: Overrides | None = None,
     ) -> Machine:
-        overrides = overrides or Overrides()
-        conf = self.effective_conf(overrides)
-        state = self._build_state()
-        if overrides.local_scripts:
-            folder = conf.get("local_scripts_path")
-            if not folder:
-                raise OverrideError(
-                    f"{self.path}: --local-scripts needs local_scripts_path in the configuration"
-                )
-            state.files.make_dirs(folder.rstrip("\\"))
-            for name, data in overrides.local_scripts.items():
-                state.files.write(f"{folder.rstrip(chr(92))}\\{name}", data)
-        return Machine(
-            conf,
-            state=state,
-            clouds=self._build_clouds(overrides.user_data),
-            unattend_conf=overrides.unattend_conf,
-            dhcp_servers=self._build_dhcp(),
-            seed=self.seed if seed is None else seed,
-            max_boots=self.data.get("max_boots", DEFAULT_MAX_BOOTS),
-            faults=[Fault.from_spec(spec) for spec in self.data.get("faults", [])],
-            transport=transport,
-            hang_budget_s=self.data.get("hang_budget_s", DEFAULT_HANG_BUDGET_S),
-        )
+        """The scenario's world (machine, clouds, DHCP, faults), powered off."""
+        from guestsim.simulator.world import build_machine
 
-    def _build_state(self) -> WindowsState:
-        state = default_windows_state()
-        spec: dict[str, Any] = self.data.get("machine") or {}
-        if "computer_name" in spec:
-            state.computer_name = spec["computer_name"]
-        if "os_version" in spec:
-            numbers = [int(part) for part in spec["os_version"].split(".")]
-            state.version.major, state.version.minor = numbers[0], numbers[1]
-            state.version.build = numbers[2] if len(numbers) > 2 else 0
-        if "product_type" in spec:
-            state.version.product_type = _PRODUCT_TYPES[spec["product_type"]]
-        if "rtc_utc" in spec:
-            state.registry.set_value(
-                TIME_ZONE_KEY, "RealTimeIsUniversal", int(spec["rtc_utc"]), RegType.REG_DWORD
-            )
-        if "sysprep_seconds" in spec and spec["sysprep_seconds"] > 0:
-            state.sysprep_remaining_s = spec["sysprep_seconds"]
-            state.registry.set_value(
-                "HKLM\\SYSTEM\\Setup\\Status\\SysprepStatus",
-                "GeneralizationState",
-                3,
-                RegType.REG_DWORD,
-            )
-        for user in spec.get("users", []):
-            if state.find_user(user["name"]) is not None:
-                raise ScenarioError(str(self.path), "user already exists", "machine.users")
-            state.users.append(UserAccount(user["name"], state.next_rid(), user.get("password")))
-            for group_name in user.get("groups", []):
-                group = state.find_group(group_name)
-                if group is None:
-                    raise ScenarioError(
-                        str(self.path), f"no local group {group_name!r}", "machine.users.groups"
-                    )
-                group.members.append(user["name"])
-        if "adapters" in spec:
-            state.adapters = [
-                NetworkAdapter(
-                    adapter["name"],
-                    adapter["mac"].lower().replace("-", ":"),
-                    adapter["address"],
-                    dhcp_server=adapter.get("dhcp_server"),
-                    dhcp_enabled="dhcp_server" in adapter,
-                    mtu=adapter.get("mtu", 1500),
-                )
-                for adapter in spec["adapters"]
-            ]
-        if "agent_account" in spec:
-            agent_service = state.find_service("cloudbase-init")
-            assert agent_service is not None
-            agent_service.account = spec["agent_account"]
-        if "guestinfo" in spec:
-            install_vmware_tools(state, {k: v.encode() for k, v in spec["guestinfo"].items()})
-        if "media" in spec:
-            attach_media(state, spec["media"], self.path)
-        cloud = self.data.get("cloud")
-        if cloud:
-            attach_to_machine(state, DocumentSource(cloud["type"], cloud, self.path))
-        for guest_path, content in spec.get("files", {}).items():
-            folder = guest_path.rsplit("\\", 1)[0]
-            if folder and folder != guest_path:
-                state.files.make_dirs(folder)
-            state.files.write(guest_path, content.encode("utf-8"))
-        state.scripts.declarations = self._build_script_declarations()
-        return state
-
-    def _build_script_declarations(self) -> list[ScriptDeclaration]:
-        declarations = []
-        for index, spec in enumerate(self.data.get("scripts", [])):
-            try:
-                declarations.append(declaration_from_spec(spec, index))
-            except ValueError as ex:
-                raise ScenarioError(str(self.path), str(ex), f"scripts.{index}") from ex
-        names = [declaration.name for declaration in declarations]
-        for index, name in enumerate(names):
-            if name in names[:index]:
-                raise ScenarioError(
-                    str(self.path), f"duplicate script name {name!r}", f"scripts.{index}.name"
-                )
-        return declarations
-
-    def _build_dhcp(self) -> list[DhcpServer]:
-        servers = []
-        for spec in self.data.get("dhcp", []):
-            options: dict[int, bytes] = {}
-            if "mtu" in spec:
-                options[26] = encode_mtu(spec["mtu"])
-            if "ntp_servers" in spec:
-                options[42] = encode_ipv4_list(spec["ntp_servers"])
-            if "wireserver" in spec:
-                options[245] = encode_ipv4_list([spec["wireserver"]])
-            servers.append(DhcpServer(spec["address"], options, spec.get("responds", True)))
-        return servers
-
-    def _build_clouds(self, user_data: bytes | None = None) -> list[CloudApp]:
-        spec = self.data.get("cloud")
-        if not spec:
-            return []
-        if user_data is not None:
-            spec = {key: value for key, value in spec.items() if key != "user_data_file"}
-            spec["user_data"] = user_data
-        return build_clouds(DocumentSource(spec["type"], spec, self.path))
-
-    def _read(self, field: str, relative: str) -> bytes:
-        target = self.path.parent / relative
-        try:
-            return target.read_bytes()
-        except OSError as ex:
-            raise ScenarioError(str(self.path), f"cannot read {relative}: {ex}", field) from ex
+        return build_machine(self, seed, transport, overrides)
 
     def check(self, result: RunResult, conf: AgentConfig | None = None) -> list[str]:
         conf = conf or self.conf
@@ -248,6 +103,8 @@ class Scenario:
             # An unattend pass may do the story's work (and its reboot) during sysprep, so
             # the number of normal boots no longer says anything about the story.
             expect = {key: value for key, value in expect.items() if key != "boots"}
+        from guestsim.simulator.expectations import check_expectations
+
         failures = check_expectations(expect, result)
         if not conf.get("allow_reboot"):
             failures = [
@@ -345,6 +202,27 @@ class ScenarioOutcome:
     scenario: Scenario
     result: RunResult
     failures: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def record(self) -> RunRecord:
+        """What the reports keep of this run."""
+        return RunRecord(
+            self.scenario, self.failures, self.result.boot_count, self.result.trace.to_jsonl()
+        )
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A scenario's verdict, boots and trace: small and picklable, so it can come back
+    from a worker process (``guestsim run --jobs``) exactly as a run in this one gives it."""
+
+    scenario: Scenario
+    failures: list[str]
+    boot_count: int
+    trace_jsonl: str
 
     @property
     def passed(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from simulator.trace import Event, Trace, format_event
+from guestsim.simulator.trace import Event, Trace, format_event
 
 
 @dataclass

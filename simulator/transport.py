@@ -20,12 +20,12 @@ from urllib.parse import urlsplit
 import requests
 import responses
 
-from simulator.clouds.base import CloudApp, SimRequest, SimResponse
-from simulator.faults import DEFAULT_HANG_BUDGET_S, AgentHung, FaultPlan, mangle
-from simulator.trace import Trace
+from guestsim.simulator.clouds.base import CloudApp, SimRequest, SimResponse
+from guestsim.simulator.clouds.catalog import LOOPBACK
+from guestsim.simulator.faults import DEFAULT_HANG_BUDGET_S, AgentHung, FaultPlan, mangle
+from guestsim.simulator.trace import Trace
 
 METHODS = ("GET", "POST", "PUT", "DELETE", "HEAD", "PATCH")
-LOOPBACK = "127.0.0.1"
 
 ResponseTuple = tuple[int, dict[str, str], bytes]
 Deliver = Callable[[CloudApp, SimRequest], SimResponse]

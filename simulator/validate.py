@@ -11,17 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.config import (
+from guestsim.agent.config import (
     AgentConfig,
     ConfigError,
     ConfigFileError,
     ConfigValueError,
     load_config,
 )
-from agent.metadata.factory import UPSTREAM_SERVICES
-from agent.plugins.registry import LEGACY_ALIASES, UPSTREAM_MODULES, UPSTREAM_PLUGINS
-from simulator.errors import ScenarioError
-from simulator.scenario import load_scenario
+from guestsim.agent.metadata.factory import UPSTREAM_SERVICES
+from guestsim.agent.plugins.registry import LEGACY_ALIASES, UPSTREAM_MODULES, UPSTREAM_PLUGINS
+from guestsim.simulator.errors import ScenarioError
+from guestsim.simulator.scenario import load_scenario
 
 ERROR = "error"
 WARNING = "warning"

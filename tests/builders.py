@@ -11,21 +11,21 @@ from typing import Any, NoReturn
 
 import pytest
 
-from agent.config import config_from_options
-from agent.metadata import factory
-from agent.metadata.base import MetadataService
-from agent.plugins import registry
-from agent.plugins.base import Plugin
-from simulator.clock import VirtualClock
-from simulator.clouds.base import CloudApp
-from simulator.clouds.openstack import OpenStackCloud, OpenStackModel
-from simulator.dhcp import DhcpServer
-from simulator.faults import Fault, FaultPlan
-from simulator.machine import Machine
-from simulator.trace import Trace
-from simulator.transport import Gateway, InProcessTransport
-from simulator.windows.osutils import FakeOSUtils, MachineHooks
-from simulator.windows.state import WindowsState, default_windows_state
+from guestsim.agent.config import config_from_options
+from guestsim.agent.metadata import factory
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.plugins import registry
+from guestsim.agent.plugins.base import Plugin
+from guestsim.simulator.clock import VirtualClock
+from guestsim.simulator.clouds.base import CloudApp
+from guestsim.simulator.clouds.openstack import OpenStackCloud, OpenStackModel
+from guestsim.simulator.dhcp import DhcpServer
+from guestsim.simulator.faults import Fault, FaultPlan
+from guestsim.simulator.machine import Machine
+from guestsim.simulator.trace import Trace
+from guestsim.simulator.transport import Gateway, InProcessTransport
+from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
+from guestsim.simulator.windows.state import WindowsState, default_windows_state
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 INSTANCE_ID = "7d3f1a52-0c4e-4b8e-9a61-2f5c8d9e0b13"

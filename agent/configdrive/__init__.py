@@ -7,8 +7,8 @@ bounded :data:`Reader` (``(offset, length) -> bytes``, the OS boundary's
 ``finder`` (the config-drive search) builds on these readers.
 """
 
-from agent.configdrive._common import DEFAULT_LIMITS, Limits, Reader, device_reader, window
-from agent.configdrive.errors import (
+from guestsim.agent.configdrive._common import DEFAULT_LIMITS, Limits, Reader, device_reader, window
+from guestsim.agent.configdrive.errors import (
     CorruptMedia,
     LimitExceeded,
     MediaError,

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from agent.configdrive.errors import LimitExceeded, MediaError, TruncatedMedia, UnsafePath
-from agent.osutils import OSUtilsError
+from guestsim.agent.configdrive.errors import LimitExceeded, MediaError, TruncatedMedia, UnsafePath
+from guestsim.agent.osutils import OSUtilsError
 
 Reader = Callable[[int, int], bytes]
 """``(offset, length) -> bytes``; may return fewer bytes at the end of the device."""

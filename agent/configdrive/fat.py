@@ -28,7 +28,7 @@ FAT16 (< 65525) or FAT32. The filesystem starts at offset 0 of the Reader (a
 superfloppy; give a partition's window for a partitioned disk) and the whole declared
 volume must be readable. Names: a long name (LFN) when its entries are complete,
 in order and match the short entry's checksum; else the 8.3 name (with the Windows NT
-lower-case flags). Every name must pass :func:`agent.configdrive._common.check_name`.
+lower-case flags). Every name must pass :func:`guestsim.agent.configdrive._common.check_name`.
 Two names in one directory that differ only in case are CorruptMedia (they would
 overwrite each other when extracted on Windows). Deleted entries, dot entries and volume
 labels are skipped; empty directories do not appear in the result (it maps file paths
@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.configdrive._common import (
+from guestsim.agent.configdrive._common import (
     DEFAULT_LIMITS,
     Budget,
     Device,
@@ -50,7 +50,7 @@ from agent.configdrive._common import (
     le16,
     le32,
 )
-from agent.configdrive.errors import CorruptMedia, NotThisFormat
+from guestsim.agent.configdrive.errors import CorruptMedia, NotThisFormat
 
 __all__ = ["DEFAULT_LIMITS", "Limits", "Reader", "fat_volume_label", "read_fat_tree"]
 

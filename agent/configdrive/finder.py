@@ -19,9 +19,9 @@ import logging
 import uuid
 from collections.abc import Callable
 
-from agent.configdrive import errors, fat, iso9660, partitions
-from agent.osutils import OSUtilsError
-from agent.plugins.base import AgentContext
+from guestsim.agent.configdrive import errors, fat, iso9660, partitions
+from guestsim.agent.osutils import OSUtilsError
+from guestsim.agent.plugins.base import AgentContext
 
 LOG = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ Rock Ridge continuation chains are bounded and loop-checked; traversal is iterat
 Names: the Joliet tree when the image has a Joliet SVD, else the ISO9660 tree with
 Rock Ridge ``NM`` names where present, else plain ISO9660 names. ISO9660 and Joliet
 names lose a trailing ``;<version>`` and then one trailing ``.``. Every name must pass
-:func:`agent.configdrive._common.check_name`. Rock Ridge symbolic links, relocated
+:func:`guestsim.agent.configdrive._common.check_name`. Rock Ridge symbolic links, relocated
 directories (``RE``) and associated files are skipped; ``CL`` child links are followed.
 Two names in one directory that differ only in case are CorruptMedia (they would
 overwrite each other when extracted on Windows). Empty directories do not appear in the
@@ -43,7 +43,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agent.configdrive._common import (
+from guestsim.agent.configdrive._common import (
     DEFAULT_LIMITS,
     Budget,
     Device,
@@ -54,7 +54,12 @@ from agent.configdrive._common import (
     le16,
     le32,
 )
-from agent.configdrive.errors import CorruptMedia, NotThisFormat, TruncatedMedia, UnsafePath
+from guestsim.agent.configdrive.errors import (
+    CorruptMedia,
+    NotThisFormat,
+    TruncatedMedia,
+    UnsafePath,
+)
 
 __all__ = [
     "DEFAULT_LIMITS",

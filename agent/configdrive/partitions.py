@@ -28,9 +28,9 @@ import uuid
 import zlib
 from dataclasses import dataclass
 
-from agent.configdrive._common import Device, MiB, Reader, le32
-from agent.configdrive.errors import CorruptMedia, TruncatedMedia
-from agent.configdrive.fat import looks_like_fat_boot_sector
+from guestsim.agent.configdrive._common import Device, MiB, Reader, le32
+from guestsim.agent.configdrive.errors import CorruptMedia, TruncatedMedia
+from guestsim.agent.configdrive.fat import looks_like_fat_boot_sector
 
 __all__ = ["Partition", "Reader", "read_partitions"]
 

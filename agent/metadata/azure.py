@@ -24,9 +24,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
-from agent import dhcp
-from agent.metadata.base import HttpMetadataService, NotExistingMetadataException
-from agent.plugins.base import AgentContext
+from guestsim.agent import dhcp
+from guestsim.agent.metadata.base import HttpMetadataService, NotExistingMetadataException
+from guestsim.agent.plugins.base import AgentContext
 
 LOG = logging.getLogger(__name__)
 

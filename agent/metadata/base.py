@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import requests
 
-from agent.plugins.base import AgentContext
+from guestsim.agent.plugins.base import AgentContext
 
 LOG = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from agent.metadata.base import HttpMetadataService
-from agent.plugins.base import AgentContext
+from guestsim.agent.metadata.base import HttpMetadataService
+from guestsim.agent.plugins.base import AgentContext
 
 LOG = logging.getLogger(__name__)
 

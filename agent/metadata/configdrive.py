@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import logging
 
-from agent.configdrive.finder import ConfigDriveFinder
-from agent.metadata.base import MetadataService, NotExistingMetadataException
-from agent.metadata.openstack import OpenStackMetadata
-from agent.plugins.base import AgentContext
+from guestsim.agent.configdrive.finder import ConfigDriveFinder
+from guestsim.agent.metadata.base import MetadataService, NotExistingMetadataException
+from guestsim.agent.metadata.openstack import OpenStackMetadata
+from guestsim.agent.plugins.base import AgentContext
 
 LOG = logging.getLogger(__name__)
 

@@ -5,41 +5,33 @@ from __future__ import annotations
 import importlib
 import logging
 
-from agent.metadata.base import (
+from guestsim.agent.metadata.base import (
     MetadataNotFoundException,
     MetadataService,
     NotExistingMetadataException,
 )
-from agent.plugins.base import AgentContext
+from guestsim.agent.plugins.base import AgentContext
 
 LOG = logging.getLogger(__name__)
 
 _UPSTREAM = "cloudbaseinit.metadata.services."
 
-# Every upstream service class path -> "our_module:OurClass".
+# Every upstream service class path -> ".our_module:OurClass" (in this package).
 UPSTREAM_SERVICES: dict[str, str] = {
-    f"{_UPSTREAM}httpservice.HttpService": "agent.metadata.openstack:OpenStackHttpService",
-    f"{_UPSTREAM}configdrive.ConfigDriveService": ("agent.metadata.configdrive:ConfigDriveService"),
-    f"{_UPSTREAM}ec2service.EC2Service": "agent.metadata.ec2:EC2Service",
-    f"{_UPSTREAM}maasservice.MaaSHttpService": "agent.metadata.maas:MaaSHttpService",
-    f"{_UPSTREAM}cloudstack.CloudStack": "agent.metadata.cloudstack:CloudStack",
-    f"{_UPSTREAM}opennebulaservice.OpenNebulaService": (
-        "agent.metadata.opennebula:OpenNebulaService"
-    ),
-    f"{_UPSTREAM}azureservice.AzureService": "agent.metadata.azure:AzureService",
-    f"{_UPSTREAM}gceservice.GCEService": "agent.metadata.gce:GCEService",
-    f"{_UPSTREAM}nocloudservice.NoCloudConfigDriveService": (
-        "agent.metadata.nocloud:NoCloudConfigDriveService"
-    ),
-    f"{_UPSTREAM}ovfservice.OvfService": "agent.metadata.ovf:OvfService",
-    f"{_UPSTREAM}packet.PacketService": "agent.metadata.packet:PacketService",
-    f"{_UPSTREAM}vmwareguestinfoservice.VMwareGuestInfoService": (
-        "agent.metadata.vmware:VMwareGuestInfoService"
-    ),
-    f"{_UPSTREAM}oraclecloudservice.OracleCloudService": (
-        "agent.metadata.oracle:OracleCloudService"
-    ),
-    f"{_UPSTREAM}base.EmptyMetadataService": "agent.metadata.factory:EmptyMetadataService",
+    f"{_UPSTREAM}httpservice.HttpService": ".openstack:OpenStackHttpService",
+    f"{_UPSTREAM}configdrive.ConfigDriveService": (".configdrive:ConfigDriveService"),
+    f"{_UPSTREAM}ec2service.EC2Service": ".ec2:EC2Service",
+    f"{_UPSTREAM}maasservice.MaaSHttpService": ".maas:MaaSHttpService",
+    f"{_UPSTREAM}cloudstack.CloudStack": ".cloudstack:CloudStack",
+    f"{_UPSTREAM}opennebulaservice.OpenNebulaService": (".opennebula:OpenNebulaService"),
+    f"{_UPSTREAM}azureservice.AzureService": ".azure:AzureService",
+    f"{_UPSTREAM}gceservice.GCEService": ".gce:GCEService",
+    f"{_UPSTREAM}nocloudservice.NoCloudConfigDriveService": (".nocloud:NoCloudConfigDriveService"),
+    f"{_UPSTREAM}ovfservice.OvfService": ".ovf:OvfService",
+    f"{_UPSTREAM}packet.PacketService": ".packet:PacketService",
+    f"{_UPSTREAM}vmwareguestinfoservice.VMwareGuestInfoService": (".vmware:VMwareGuestInfoService"),
+    f"{_UPSTREAM}oraclecloudservice.OracleCloudService": (".oracle:OracleCloudService"),
+    f"{_UPSTREAM}base.EmptyMetadataService": ".factory:EmptyMetadataService",
 }
 
 
@@ -70,7 +62,9 @@ def service_class(path: str) -> type[MetadataService]:
         raise MetadataServiceImportError(f"No metadata service class at {path!r}")
     target = UPSTREAM_SERVICES[path]
     module_name, _, class_name = target.partition(":")
-    cls: type[MetadataService] = getattr(importlib.import_module(module_name), class_name)
+    cls: type[MetadataService] = getattr(
+        importlib.import_module(module_name, __package__), class_name
+    )
     return cls
 
 

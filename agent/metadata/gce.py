@@ -7,8 +7,8 @@ import datetime as dt
 import json
 import logging
 
-from agent.metadata.base import HttpMetadataService, NotExistingMetadataException
-from agent.plugins.base import AgentContext
+from guestsim.agent.metadata.base import HttpMetadataService, NotExistingMetadataException
+from guestsim.agent.plugins.base import AgentContext
 
 LOG = logging.getLogger(__name__)
 

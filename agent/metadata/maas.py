@@ -10,9 +10,9 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from agent import network
-from agent.metadata.base import HttpMetadataService
-from agent.plugins.base import AgentContext
+from guestsim.agent import network
+from guestsim.agent.metadata.base import HttpMetadataService
+from guestsim.agent.plugins.base import AgentContext
 
 LOG = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from agent.metadata.base import MetadataService, NotExistingMetadataException
-from agent.network import NetworkDetails
-from agent.plugins.base import AgentContext
+from guestsim.agent.metadata.base import MetadataService, NotExistingMetadataException
+from guestsim.agent.network import NetworkDetails
+from guestsim.agent.plugins.base import AgentContext
 
 LOG = logging.getLogger(__name__)
 

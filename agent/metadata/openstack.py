@@ -8,12 +8,12 @@ from typing import Any
 
 import requests
 
-from agent.metadata.base import (
+from guestsim.agent.metadata.base import (
     HttpMetadataService,
     MetadataService,
     NotExistingMetadataException,
 )
-from agent.plugins.base import AgentContext
+from guestsim.agent.plugins.base import AgentContext
 
 LOG = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class OpenStackMetadata(MetadataService):
             return None
         # An empty (or undecodable) document is not "absent": as upstream, parsing fails and
         # so does the network plugin.
-        from agent.metadata.openstack_network import parse_network_data
+        from guestsim.agent.metadata.openstack_network import parse_network_data
 
         return parse_network_data(json.loads(document or ""))
 

@@ -1,4 +1,4 @@
-"""OpenStack ``network_data.json`` as :class:`agent.network.NetworkDetailsV2`.
+"""OpenStack ``network_data.json`` as :class:`guestsim.agent.network.NetworkDetailsV2`.
 
 The same document is served by the Nova metadata API and written on config drives. Links
 become physical NICs, bonds or VLANs (any link type other than ``bond`` and ``vlan`` is a
@@ -18,7 +18,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from agent import network
+from guestsim.agent import network
 
 LOG = logging.getLogger(__name__)
 

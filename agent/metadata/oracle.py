@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import logging
 
-from agent.metadata.base import HttpMetadataService
-from agent.plugins.base import AgentContext
+from guestsim.agent.metadata.base import HttpMetadataService
+from guestsim.agent.plugins.base import AgentContext
 
 LOG = logging.getLogger(__name__)
 

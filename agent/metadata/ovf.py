@@ -7,8 +7,8 @@ import logging
 import ntpath
 from xml.dom import minidom
 
-from agent.metadata.base import MetadataService, NotExistingMetadataException
-from agent.plugins.base import AgentContext
+from guestsim.agent.metadata.base import MetadataService, NotExistingMetadataException
+from guestsim.agent.plugins.base import AgentContext
 
 LOG = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import requests
 
-from agent.metadata.base import HttpMetadataService
-from agent.plugins.base import AgentContext
+from guestsim.agent.metadata.base import HttpMetadataService
+from guestsim.agent.plugins.base import AgentContext
 
 LOG = logging.getLogger(__name__)
 

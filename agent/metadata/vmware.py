@@ -8,11 +8,11 @@ import logging
 import ntpath
 from typing import Any
 
-from agent.metadata.base import MetadataService
-from agent.metadata.documents import parse_json_or_yaml
-from agent.network import NetworkDetailsV2
-from agent.network_config import parse_network_config
-from agent.plugins.base import AgentContext
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.metadata.documents import parse_json_or_yaml
+from guestsim.agent.network import NetworkDetailsV2
+from guestsim.agent.network_config import parse_network_config
+from guestsim.agent.plugins.base import AgentContext
 
 LOG = logging.getLogger(__name__)
 

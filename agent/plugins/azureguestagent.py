@@ -9,9 +9,9 @@ import ntpath
 import zipfile
 from typing import Any, ClassVar
 
-from agent.metadata.base import MetadataService
-from agent.osutils import SERVICE_START_MODE_AUTOMATIC, SERVICE_START_MODE_MANUAL, OSUtils
-from agent.plugins.base import (
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.osutils import SERVICE_START_MODE_AUTOMATIC, SERVICE_START_MODE_MANUAL, OSUtils
+from guestsim.agent.plugins.base import (
     PLUGIN_EXECUTION_DONE,
     OSRequirements,
     Plugin,

@@ -6,13 +6,13 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from agent.events import EventSink, discard_events
+from guestsim.agent.events import EventSink, discard_events
 
 if TYPE_CHECKING:
-    from agent.config import AgentConfig
-    from agent.dhcp import DhcpTransport
-    from agent.metadata.base import MetadataService
-    from agent.osutils import OSUtils
+    from guestsim.agent.config import AgentConfig
+    from guestsim.agent.dhcp import DhcpTransport
+    from guestsim.agent.metadata.base import MetadataService
+    from guestsim.agent.osutils import OSUtils
 
 # Values stored in the registry per plugin; upstream's numbers, because users' images
 # and tools read them.

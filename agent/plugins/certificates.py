@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 from typing import ClassVar
 
-from agent.metadata.base import MetadataService
-from agent.plugins.base import (
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.plugins.base import (
     PLUGIN_EXECUTION_DONE,
     OSRequirements,
     Plugin,
     PluginResult,
     SharedData,
 )
-from agent.windows.x509 import STORE_LOCATIONS
+from guestsim.agent.windows.x509 import STORE_LOCATIONS
 
 LOG = logging.getLogger(__name__)
 

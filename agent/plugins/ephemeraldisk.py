@@ -6,9 +6,9 @@ import logging
 import ntpath
 from typing import ClassVar
 
-from agent.metadata.base import MetadataService, NotExistingMetadataException
-from agent.osutils import ItemNotFound
-from agent.plugins.base import (
+from guestsim.agent.metadata.base import MetadataService, NotExistingMetadataException
+from guestsim.agent.osutils import ItemNotFound
+from guestsim.agent.plugins.base import (
     PLUGIN_EXECUTION_DONE,
     OSRequirements,
     Plugin,

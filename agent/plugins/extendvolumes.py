@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import ClassVar
 
-from agent.metadata.base import MetadataService
-from agent.plugins.base import (
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.plugins.base import (
     PLUGIN_EXECUTE_ON_NEXT_BOOT,
     OSRequirements,
     Plugin,

@@ -6,9 +6,9 @@ import logging
 import ntpath
 from collections.abc import Mapping
 
-from agent.metadata.base import MetadataService
-from agent.osutils import OSUtils
-from agent.plugins.base import PLUGIN_EXECUTION_DONE, Plugin, PluginResult, SharedData
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.osutils import OSUtils
+from guestsim.agent.plugins.base import PLUGIN_EXECUTION_DONE, Plugin, PluginResult, SharedData
 
 LOG = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import ntpath
 
-from agent.metadata.base import MetadataService
-from agent.plugins.base import PLUGIN_EXECUTION_DONE, Plugin, PluginResult, SharedData
-from agent.userdata.exitcodes import get_plugin_return_value
-from agent.userdata.scripts import execute_script_file
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.plugins.base import PLUGIN_EXECUTION_DONE, Plugin, PluginResult, SharedData
+from guestsim.agent.userdata.exitcodes import get_plugin_return_value
+from guestsim.agent.userdata.scripts import execute_script_file
 
 LOG = logging.getLogger(__name__)
 

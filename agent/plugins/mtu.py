@@ -5,16 +5,16 @@ from __future__ import annotations
 import logging
 from typing import ClassVar
 
-from agent import dhcp
-from agent.metadata.base import MetadataService
-from agent.plugins.base import (
+from guestsim.agent import dhcp
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.plugins.base import (
     PLUGIN_EXECUTE_ON_NEXT_BOOT,
     Plugin,
     PluginResult,
     SharedData,
     Stage,
 )
-from agent.plugins.ntpclient import dhcp_transport
+from guestsim.agent.plugins.ntpclient import dhcp_transport
 
 LOG = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
 """NetworkConfigPlugin: static addresses, adapter names, teams and VLANs from metadata.
 
-Two inputs, as upstream has them. The v2 model (:class:`agent.network.NetworkDetailsV2`)
+Two inputs, as upstream has them. The v2 model (:class:`guestsim.agent.network.NetworkDetailsV2`)
 is preferred: physical links are found by MAC and renamed to the link name, bonds become
 LBFO teams named ``bond_<link id>``, VLANs become team NICs on the team of their parent
 link, and every static network is applied to the adapter named by its link. Without v2
-data the legacy per-adapter list (:class:`agent.network.NetworkDetails`) is matched to the
+data the legacy per-adapter list (:class:`guestsim.agent.network.NetworkDetails`) is matched to the
 machine's adapters by MAC address.
 """
 
@@ -15,9 +15,9 @@ import logging
 import re
 from collections.abc import Sequence
 
-from agent import network
-from agent.metadata.base import MetadataService
-from agent.plugins.base import PLUGIN_EXECUTION_DONE, Plugin, PluginResult, SharedData
+from guestsim.agent import network
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.plugins.base import PLUGIN_EXECUTION_DONE, Plugin, PluginResult, SharedData
 
 LOG = logging.getLogger(__name__)
 

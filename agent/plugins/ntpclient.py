@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 from typing import ClassVar
 
-from agent import dhcp
-from agent.metadata.base import MetadataService
-from agent.osutils import (
+from guestsim.agent import dhcp
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.osutils import (
     SERVICE_START_MODE_AUTOMATIC,
     SERVICE_STATUS_RUNNING,
     SERVICE_STATUS_STOPPED,
 )
-from agent.plugins.base import (
+from guestsim.agent.plugins.base import (
     PLUGIN_EXECUTE_ON_NEXT_BOOT,
     PLUGIN_EXECUTION_DONE,
     Plugin,

@@ -10,7 +10,7 @@ import importlib
 import logging
 from dataclasses import dataclass
 
-from agent.plugins.base import Plugin
+from guestsim.agent.plugins.base import Plugin
 
 LOG = logging.getLogger(__name__)
 
@@ -30,67 +30,49 @@ LEGACY_ALIASES: dict[str, str] = {
     )
 }
 
-# Every plugin class upstream ships, mapped to "our_module:OurClass".
+# Every plugin class upstream ships, mapped to ".our_module:OurClass" (in this package).
 UPSTREAM_PLUGINS: dict[str, str] = {
-    f"{_UPSTREAM}common.mtu.MTUPlugin": "agent.plugins.mtu:MTUPlugin",
-    f"{_UPSTREAM}common.ntpclient.NTPClientPlugin": "agent.plugins.ntpclient:NTPClientPlugin",
-    f"{_UPSTREAM}windows.ntpclient.NTPClientPlugin": (
-        "agent.plugins.ntpclient:WindowsNTPClientPlugin"
-    ),
-    f"{_UPSTREAM}common.sethostname.SetHostNamePlugin": (
-        "agent.plugins.sethostname:SetHostNamePlugin"
-    ),
-    f"{_UPSTREAM}windows.createuser.CreateUserPlugin": "agent.plugins.createuser:CreateUserPlugin",
+    f"{_UPSTREAM}common.mtu.MTUPlugin": ".mtu:MTUPlugin",
+    f"{_UPSTREAM}common.ntpclient.NTPClientPlugin": ".ntpclient:NTPClientPlugin",
+    f"{_UPSTREAM}windows.ntpclient.NTPClientPlugin": (".ntpclient:WindowsNTPClientPlugin"),
+    f"{_UPSTREAM}common.sethostname.SetHostNamePlugin": (".sethostname:SetHostNamePlugin"),
+    f"{_UPSTREAM}windows.createuser.CreateUserPlugin": ".createuser:CreateUserPlugin",
     f"{_UPSTREAM}common.setuserpassword.SetUserPasswordPlugin": (
-        "agent.plugins.setuserpassword:SetUserPasswordPlugin"
+        ".setuserpassword:SetUserPasswordPlugin"
     ),
-    f"{_UPSTREAM}common.networkconfig.NetworkConfigPlugin": (
-        "agent.plugins.networkconfig:NetworkConfigPlugin"
-    ),
+    f"{_UPSTREAM}common.networkconfig.NetworkConfigPlugin": (".networkconfig:NetworkConfigPlugin"),
     f"{_UPSTREAM}common.sshpublickeys.SetUserSSHPublicKeysPlugin": (
-        "agent.plugins.sshpublickeys:SetUserSSHPublicKeysPlugin"
+        ".sshpublickeys:SetUserSSHPublicKeysPlugin"
     ),
-    f"{_UPSTREAM}common.userdata.UserDataPlugin": "agent.plugins.userdata:UserDataPlugin",
-    f"{_UPSTREAM}common.localscripts.LocalScriptsPlugin": (
-        "agent.plugins.localscripts:LocalScriptsPlugin"
-    ),
-    f"{_UPSTREAM}common.ephemeraldisk.EphemeralDiskPlugin": (
-        "agent.plugins.ephemeraldisk:EphemeralDiskPlugin"
-    ),
-    f"{_UPSTREAM}common.trim.TrimConfigPlugin": "agent.plugins.trim:TrimConfigPlugin",
-    f"{_UPSTREAM}windows.extendvolumes.ExtendVolumesPlugin": (
-        "agent.plugins.extendvolumes:ExtendVolumesPlugin"
-    ),
-    f"{_UPSTREAM}windows.licensing.WindowsLicensingPlugin": (
-        "agent.plugins.licensing:WindowsLicensingPlugin"
-    ),
-    f"{_UPSTREAM}windows.pagefiles.PageFilesPlugin": "agent.plugins.pagefiles:PageFilesPlugin",
-    f"{_UPSTREAM}windows.rdp.RDPSettingsPlugin": "agent.plugins.rdp:RDPSettingsPlugin",
+    f"{_UPSTREAM}common.userdata.UserDataPlugin": ".userdata:UserDataPlugin",
+    f"{_UPSTREAM}common.localscripts.LocalScriptsPlugin": (".localscripts:LocalScriptsPlugin"),
+    f"{_UPSTREAM}common.ephemeraldisk.EphemeralDiskPlugin": (".ephemeraldisk:EphemeralDiskPlugin"),
+    f"{_UPSTREAM}common.trim.TrimConfigPlugin": ".trim:TrimConfigPlugin",
+    f"{_UPSTREAM}windows.extendvolumes.ExtendVolumesPlugin": (".extendvolumes:ExtendVolumesPlugin"),
+    f"{_UPSTREAM}windows.licensing.WindowsLicensingPlugin": (".licensing:WindowsLicensingPlugin"),
+    f"{_UPSTREAM}windows.pagefiles.PageFilesPlugin": ".pagefiles:PageFilesPlugin",
+    f"{_UPSTREAM}windows.rdp.RDPSettingsPlugin": ".rdp:RDPSettingsPlugin",
     f"{_UPSTREAM}windows.rdp.RDPPostCertificateThumbprintPlugin": (
-        "agent.plugins.rdp:RDPPostCertificateThumbprintPlugin"
+        ".rdp:RDPPostCertificateThumbprintPlugin"
     ),
-    f"{_UPSTREAM}windows.sanpolicy.SANPolicyPlugin": "agent.plugins.sanpolicy:SANPolicyPlugin",
-    f"{_UPSTREAM}windows.updates.WindowsAutoUpdatesPlugin": (
-        "agent.plugins.updates:WindowsAutoUpdatesPlugin"
-    ),
+    f"{_UPSTREAM}windows.sanpolicy.SANPolicyPlugin": ".sanpolicy:SANPolicyPlugin",
+    f"{_UPSTREAM}windows.updates.WindowsAutoUpdatesPlugin": (".updates:WindowsAutoUpdatesPlugin"),
     f"{_UPSTREAM}windows.winrmlistener.ConfigWinRMListenerPlugin": (
-        "agent.plugins.winrmlistener:ConfigWinRMListenerPlugin"
+        ".winrmlistener:ConfigWinRMListenerPlugin"
     ),
     f"{_UPSTREAM}windows.winrmcertificateauth.ConfigWinRMCertificateAuthPlugin": (
-        "agent.plugins.winrmcertificateauth:ConfigWinRMCertificateAuthPlugin"
+        ".winrmcertificateauth:ConfigWinRMCertificateAuthPlugin"
     ),
-    f"{_UPSTREAM}windows.bootconfig.BootStatusPolicyPlugin": (
-        "agent.plugins.bootconfig:BootStatusPolicyPlugin"
-    ),
-    f"{_UPSTREAM}windows.bootconfig.BCDConfigPlugin": "agent.plugins.bootconfig:BCDConfigPlugin",
+    f"{_UPSTREAM}windows.bootconfig.BootStatusPolicyPlugin": (".bootconfig:BootStatusPolicyPlugin"),
+    f"{_UPSTREAM}windows.bootconfig.BCDConfigPlugin": ".bootconfig:BCDConfigPlugin",
     f"{_UPSTREAM}windows.certificates.ServerCertificatesPlugin": (
-        "agent.plugins.certificates:ServerCertificatesPlugin"
+        ".certificates:ServerCertificatesPlugin"
     ),
     f"{_UPSTREAM}windows.displayidletimeout.DisplayIdleTimeoutConfigPlugin": (
-        "agent.plugins.displayidletimeout:DisplayIdleTimeoutConfigPlugin"
+        ".displayidletimeout:DisplayIdleTimeoutConfigPlugin"
     ),
     f"{_UPSTREAM}windows.azureguestagent.AzureGuestAgentPlugin": (
-        "agent.plugins.azureguestagent:AzureGuestAgentPlugin"
+        ".azureguestagent:AzureGuestAgentPlugin"
     ),
 }
 
@@ -133,7 +115,7 @@ def load_plugin_class(path: str) -> type[Plugin]:
     if path in UPSTREAM_PLUGINS:
         target = UPSTREAM_PLUGINS[path]
         module_name, _, class_name = target.partition(":")
-        cls: type[Plugin] = getattr(importlib.import_module(module_name), class_name)
+        cls: type[Plugin] = getattr(importlib.import_module(module_name, __package__), class_name)
         return cls
     module, _, name = path.rpartition(".")
     if module in UPSTREAM_MODULES:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 from typing import ClassVar
 
-from agent.metadata.base import MetadataService
-from agent.plugins.base import (
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.plugins.base import (
     PLUGIN_EXECUTION_DONE,
     OSRequirements,
     Plugin,
     PluginResult,
     SharedData,
 )
-from agent.windows.storage import (
+from guestsim.agent.windows.storage import (
     SAN_POLICY_OFFLINE,
     SAN_POLICY_OFFLINE_SHARED,
     SAN_POLICY_ONLINE,

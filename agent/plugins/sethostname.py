@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from agent import hostname
-from agent.metadata.base import MetadataService
-from agent.plugins.base import PLUGIN_EXECUTION_DONE, Plugin, PluginResult, SharedData
+from guestsim.agent import hostname
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.plugins.base import PLUGIN_EXECUTION_DONE, Plugin, PluginResult, SharedData
 
 LOG = logging.getLogger(__name__)
 

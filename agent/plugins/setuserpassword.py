@@ -8,8 +8,8 @@ import logging
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from agent.metadata.base import MetadataService
-from agent.plugins.base import (
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.plugins.base import (
     PLUGIN_EXECUTE_ON_NEXT_BOOT,
     PLUGIN_EXECUTION_DONE,
     Plugin,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import ntpath
 
-from agent.metadata.base import MetadataService
-from agent.plugins.base import PLUGIN_EXECUTION_DONE, Plugin, PluginResult, SharedData
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.plugins.base import PLUGIN_EXECUTION_DONE, Plugin, PluginResult, SharedData
 
 LOG = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from typing import ClassVar
 
-from agent.metadata.base import MetadataService
-from agent.osutils import OSUtils
-from agent.plugins.base import (
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.osutils import OSUtils
+from guestsim.agent.plugins.base import (
     PLUGIN_EXECUTION_DONE,
     OSRequirements,
     Plugin,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import ntpath
 
-from agent.metadata.base import MetadataService, NotExistingMetadataException
-from agent.plugins.base import PLUGIN_EXECUTION_DONE, Plugin, PluginResult, SharedData
-from agent.userdata.dispatch import process_user_data
+from guestsim.agent.metadata.base import MetadataService, NotExistingMetadataException
+from guestsim.agent.plugins.base import PLUGIN_EXECUTION_DONE, Plugin, PluginResult, SharedData
+from guestsim.agent.userdata.dispatch import process_user_data
 
 LOG = logging.getLogger(__name__)
 

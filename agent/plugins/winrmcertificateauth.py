@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from agent.metadata.base import MetadataService
-from agent.plugins.base import PLUGIN_EXECUTION_DONE, Plugin, PluginResult, SharedData
-from agent.plugins.winrmlistener import uac_remote_restrictions_lifted
-from agent.windows.x509 import STORE_LOCATION_LOCAL_MACHINE, STORE_NAME_ROOT, UPN_OID
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.plugins.base import PLUGIN_EXECUTION_DONE, Plugin, PluginResult, SharedData
+from guestsim.agent.plugins.winrmlistener import uac_remote_restrictions_lifted
+from guestsim.agent.windows.x509 import STORE_LOCATION_LOCAL_MACHINE, STORE_NAME_ROOT, UPN_OID
 
 LOG = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from agent.metadata.base import MetadataService
-from agent.osutils import (
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.osutils import (
     PROTOCOL_TCP,
     SERVICE_START_MODE_AUTOMATIC,
     SERVICE_START_MODE_DISABLED,
@@ -16,15 +16,15 @@ from agent.osutils import (
     SERVICE_STATUS_STOPPED,
     OSUtils,
 )
-from agent.plugins.base import (
+from guestsim.agent.plugins.base import (
     PLUGIN_EXECUTE_ON_NEXT_BOOT,
     PLUGIN_EXECUTION_DONE,
     Plugin,
     PluginResult,
     SharedData,
 )
-from agent.windows.winrm import WINRM_PROTOCOL_HTTP, WINRM_PROTOCOL_HTTPS
-from agent.windows.x509 import STORE_LOCATION_LOCAL_MACHINE, STORE_NAME_MY
+from guestsim.agent.windows.winrm import WINRM_PROTOCOL_HTTP, WINRM_PROTOCOL_HTTPS
+from guestsim.agent.windows.x509 import STORE_LOCATION_LOCAL_MACHINE, STORE_NAME_MY
 
 LOG = logging.getLogger(__name__)
 

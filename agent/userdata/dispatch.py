@@ -5,14 +5,18 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from agent.plugins.base import AgentContext, PluginResult
-from agent.userdata.exitcodes import get_plugin_return_value
-from agent.userdata.handlers import CLOUD_CONFIG_TYPE, CloudConfigPlugin, load_user_data_plugins
-from agent.userdata.mime import process_multipart
-from agent.userdata.scripts import execute_user_data_script
+from guestsim.agent.plugins.base import AgentContext, PluginResult
+from guestsim.agent.userdata.exitcodes import get_plugin_return_value
+from guestsim.agent.userdata.handlers import (
+    CLOUD_CONFIG_TYPE,
+    CloudConfigPlugin,
+    load_user_data_plugins,
+)
+from guestsim.agent.userdata.mime import process_multipart
+from guestsim.agent.userdata.scripts import execute_user_data_script
 
 if TYPE_CHECKING:
-    from agent.metadata.base import MetadataService
+    from guestsim.agent.metadata.base import MetadataService
 
 LOG = logging.getLogger(__name__)
 
@@ -43,7 +47,7 @@ def _cloud_config_plugin(context: AgentContext, service: MetadataService) -> Clo
 
 def process_non_multipart(context: AgentContext, service: MetadataService, data: bytes) -> Any:
     """The exit code (or None) of user data that is not multipart."""
-    from agent.userdata.templating import render_template
+    from guestsim.agent.userdata.templating import render_template
 
     rendered = render_template(data, service)
     if rendered is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.plugins.base import PLUGIN_EXECUTE_ON_NEXT_BOOT, PLUGIN_EXECUTION_DONE
+from guestsim.agent.plugins.base import PLUGIN_EXECUTE_ON_NEXT_BOOT, PLUGIN_EXECUTION_DONE
 
 # Exit codes a user script returns to ask for a reboot and/or to be run again.
 EXIT_REBOOT = 1001

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from email.message import Message
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from agent.plugins.base import AgentContext
-from agent.userdata.scripts import execute_script_file, execute_user_data_script
+from guestsim.agent.plugins.base import AgentContext
+from guestsim.agent.userdata.scripts import execute_script_file, execute_user_data_script
 
 if TYPE_CHECKING:
-    from agent.metadata.base import MetadataService
+    from guestsim.agent.metadata.base import MetadataService
 
 LOG = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class CloudConfigPlugin(UserDataHandler):
     mime_type = CLOUD_CONFIG_TYPE
 
     def process_data(self, data: bytes) -> Any:
-        from agent.userdata.cloudconfig import process_cloud_config
+        from guestsim.agent.userdata.cloudconfig import process_cloud_config
 
         return process_cloud_config(self.context, self.service, data)
 

@@ -7,9 +7,9 @@ import logging
 from email.message import Message
 from typing import TYPE_CHECKING, Any
 
-from agent.plugins.base import PLUGIN_EXECUTION_DONE, AgentContext, PluginResult
-from agent.userdata.exitcodes import get_plugin_return_value
-from agent.userdata.handlers import (
+from guestsim.agent.plugins.base import PLUGIN_EXECUTION_DONE, AgentContext, PluginResult
+from guestsim.agent.userdata.exitcodes import get_plugin_return_value
+from guestsim.agent.userdata.handlers import (
     PART_HANDLER_TYPE,
     PartHandler,
     PartHandlerPlugin,
@@ -18,7 +18,7 @@ from agent.userdata.handlers import (
 )
 
 if TYPE_CHECKING:
-    from agent.metadata.base import MetadataService
+    from guestsim.agent.metadata.base import MetadataService
 
 LOG = logging.getLogger(__name__)
 

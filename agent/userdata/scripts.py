@@ -15,8 +15,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent.osutils import OSUtils, ProcessResult
-from agent.plugins.base import AgentContext
+from guestsim.agent.osutils import OSUtils, ProcessResult
+from guestsim.agent.plugins.base import AgentContext
 
 LOG = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 if TYPE_CHECKING:
-    from agent.metadata.base import MetadataService
+    from guestsim.agent.metadata.base import MetadataService
 
 LOG = logging.getLogger(__name__)
 

@@ -1,44 +1,27 @@
 """The simulated clouds, one module each: a model plus its routes (moto style).
 
-Each module ``simulator.clouds.<type>`` provides ``build(source) -> list[CloudApp]`` and
-ships a JSON Schema for its scenario keys in ``simulator/schemas/clouds/<type>.json``. A
-cloud that also hands the guest something other than HTTP (Azure's provisioning drive)
-provides ``attach(state, source)``, called on the machine before its first boot.
+``CLOUD_TYPES``, ``build_clouds``, ``attach_to_machine`` and ``cloud_schema`` come from
+:mod:`.catalog` (see there for the contract of a cloud module); ``CloudApp`` from
+:mod:`.base`, ``DocumentSource`` from :mod:`.documents`. Names load on first use.
 """
 
 from __future__ import annotations
 
-import importlib
-import json
-from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING
 
-from simulator.clouds.base import CloudApp
-from simulator.clouds.documents import DocumentSource
-from simulator.windows.state import WindowsState
+from guestsim.simulator.clouds.catalog import (
+    CLOUD_TYPES,
+    attach_to_machine,
+    build_clouds,
+    cloud_schema,
+)
+from guestsim.simulator.lazy import lazy_attributes
 
-CLOUD_TYPES = ("openstack", "ec2", "cloudstack", "maas", "gce", "azure", "packet", "oracle")
+if TYPE_CHECKING:
+    from guestsim.simulator.clouds.base import CloudApp
+    from guestsim.simulator.clouds.documents import DocumentSource
 
-
-def build_clouds(source: DocumentSource) -> list[CloudApp]:
-    if source.cloud_type not in CLOUD_TYPES:
-        raise ValueError(f"unknown cloud {source.cloud_type!r}; one of {', '.join(CLOUD_TYPES)}")
-    module = importlib.import_module(f"simulator.clouds.{source.cloud_type}")
-    apps: list[CloudApp] = module.build(source)
-    return apps
-
-
-def attach_to_machine(state: WindowsState, source: DocumentSource) -> None:
-    module = importlib.import_module(f"simulator.clouds.{source.cloud_type}")
-    attach = getattr(module, "attach", None)
-    if attach is not None:
-        attach(state, source)
-
-
-def cloud_schema(cloud_type: str) -> dict[str, Any]:
-    text = resources.files("simulator").joinpath(f"schemas/clouds/{cloud_type}.json").read_text()
-    schema: dict[str, Any] = json.loads(text)
-    return schema
+__getattr__ = lazy_attributes(__name__, {"CloudApp": ".base", "DocumentSource": ".documents"})
 
 
 __all__ = [

@@ -20,10 +20,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
-from simulator.clouds.base import CloudApp, SimRequest, SimResponse, not_found, text
-from simulator.clouds.documents import DocumentSource
-from simulator.errors import ScenarioError
-from simulator.windows.state import Drive, WindowsState
+from guestsim.simulator.clouds.base import CloudApp, SimRequest, SimResponse, not_found, text
+from guestsim.simulator.clouds.documents import DocumentSource
+from guestsim.simulator.errors import ScenarioError
+from guestsim.simulator.windows.state import Drive, WindowsState
 
 DEFAULT_BASE_URL = "http://168.63.129.16/"
 

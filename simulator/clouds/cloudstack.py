@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from simulator.clouds.base import CloudApp, SimRequest, SimResponse, not_found, text
-from simulator.clouds.documents import DocumentSource
-from simulator.errors import ScenarioError
+from guestsim.simulator.clouds.base import CloudApp, SimRequest, SimResponse, not_found, text
+from guestsim.simulator.clouds.documents import DocumentSource
+from guestsim.simulator.errors import ScenarioError
 
 DEFAULT_BASE_URL = "http://10.1.1.1/"
 DEFAULT_PASSWORD_SERVER_PORT = 8080

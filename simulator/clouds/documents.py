@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import ScenarioError
-from simulator.paths import bundled
+from guestsim.simulator.errors import ScenarioError
+from guestsim.simulator.paths import bundled
 
 
 class DocumentSource:

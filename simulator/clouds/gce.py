@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from simulator.clouds.base import CloudApp, SimRequest, SimResponse
-from simulator.clouds.documents import DocumentSource
+from guestsim.simulator.clouds.base import CloudApp, SimRequest, SimResponse
+from guestsim.simulator.clouds.documents import DocumentSource
 
 DEFAULT_BASE_URL = "http://metadata.google.internal/computeMetadata/v1/"
 FLAVOR_HEADER = "Metadata-Flavor"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from simulator.clouds.base import (
+from guestsim.simulator.clouds.base import (
     CloudApp,
     Handler,
     SimRequest,
@@ -20,7 +20,7 @@ from simulator.clouds.base import (
     not_found,
     text,
 )
-from simulator.clouds.documents import DocumentSource
+from guestsim.simulator.clouds.documents import DocumentSource
 
 DEFAULT_BASE_URL = "http://10.20.0.2:5240/MAAS/metadata/"
 VERSIONS = ("2012-03-01", "latest")

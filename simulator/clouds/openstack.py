@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.clouds.base import CloudApp, SimRequest, SimResponse, not_found, text
-from simulator.clouds.documents import DocumentSource
+from guestsim.simulator.clouds.base import CloudApp, SimRequest, SimResponse, not_found, text
+from guestsim.simulator.clouds.documents import DocumentSource
 
 DEFAULT_BASE_URL = "http://169.254.169.254/"
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from simulator.clouds.base import CloudApp, SimRequest, SimResponse, not_found, text
-from simulator.clouds.documents import DocumentSource
+from guestsim.simulator.clouds.base import CloudApp, SimRequest, SimResponse, not_found, text
+from guestsim.simulator.clouds.documents import DocumentSource
 
 # The historic Packet host, kept as upstream's default. In-process the transport
 # intercepts HTTPS directly; on loopback it forwards plain HTTP to the local server.

@@ -13,34 +13,75 @@ tables), ``image`` (format dispatch and writing), ``common`` (errors, name rules
 
 from __future__ import annotations
 
-from simulator.media.common import FIXED_TIMESTAMP, MediaError, parse_tree
-from simulator.media.disk import (
-    MBR_TYPES,
-    MICROSOFT_BASIC_DATA,
-    PartitionTable,
-    build_disk,
-    detect_filesystem,
-    filesystem_label,
+from typing import TYPE_CHECKING
+
+from guestsim.simulator.lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from guestsim.simulator.media.common import FIXED_TIMESTAMP, MediaError, parse_tree
+    from guestsim.simulator.media.disk import (
+        MBR_TYPES,
+        MICROSOFT_BASIC_DATA,
+        PartitionTable,
+        build_disk,
+        detect_filesystem,
+        filesystem_label,
+    )
+    from guestsim.simulator.media.fat import build_vfat, fat_label
+    from guestsim.simulator.media.formats import (
+        FORMATS,
+        PARTITION_FILESYSTEMS,
+        ImageFormat,
+        PartitionFilesystem,
+    )
+    from guestsim.simulator.media.image import (
+        build_image,
+        default_label,
+        effective_label,
+        write_image,
+    )
+    from guestsim.simulator.media.iso import build_iso
+    from guestsim.simulator.media.layout import (
+        EC2_VERSIONS,
+        OPENSTACK_VERSIONS,
+        nocloud_layout,
+        openstack_layout,
+        tree_from_directory,
+    )
+
+# The builders pull in pycdlib and pyfatfs; each name loads its module on first use, so
+# commands that only need the format names (`guestsim --help`) stay fast.
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "FIXED_TIMESTAMP": ".common",
+        "MediaError": ".common",
+        "parse_tree": ".common",
+        "MBR_TYPES": ".disk",
+        "MICROSOFT_BASIC_DATA": ".disk",
+        "PartitionTable": ".disk",
+        "build_disk": ".disk",
+        "detect_filesystem": ".disk",
+        "filesystem_label": ".disk",
+        "build_vfat": ".fat",
+        "fat_label": ".fat",
+        "FORMATS": ".formats",
+        "PARTITION_FILESYSTEMS": ".formats",
+        "ImageFormat": ".formats",
+        "PartitionFilesystem": ".formats",
+        "build_image": ".image",
+        "default_label": ".image",
+        "effective_label": ".image",
+        "write_image": ".image",
+        "build_iso": ".iso",
+        "EC2_VERSIONS": ".layout",
+        "OPENSTACK_VERSIONS": ".layout",
+        "nocloud_layout": ".layout",
+        "openstack_layout": ".layout",
+        "tree_from_directory": ".layout",
+    },
 )
-from simulator.media.fat import build_vfat, fat_label
-from simulator.media.image import (
-    FORMATS,
-    PARTITION_FILESYSTEMS,
-    ImageFormat,
-    PartitionFilesystem,
-    build_image,
-    default_label,
-    effective_label,
-    write_image,
-)
-from simulator.media.iso import build_iso
-from simulator.media.layout import (
-    EC2_VERSIONS,
-    OPENSTACK_VERSIONS,
-    nocloud_layout,
-    openstack_layout,
-    tree_from_directory,
-)
+
 
 __all__ = [
     "EC2_VERSIONS",

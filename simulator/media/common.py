@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from simulator.errors import GuestsimError
+from guestsim.simulator.errors import GuestsimError
 
 # Every timestamp written into an image: 2000-01-01T00:00:00Z. Fixed so that the same
 # input gives the same bytes on every host, in every time zone, at any time.

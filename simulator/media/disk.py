@@ -34,7 +34,7 @@ import uuid
 import zlib
 from typing import Literal
 
-from simulator.media.common import MediaError
+from guestsim.simulator.media.common import MediaError
 
 PartitionTable = Literal["mbr", "gpt"]
 Filesystem = Literal["iso9660", "fat12", "fat16", "fat32", "unknown"]
@@ -56,7 +56,7 @@ MBR_TYPES: dict[Filesystem, int] = {
     "unknown": 0x07,
 }
 PROTECTIVE_TYPE = 0xEE
-_GUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "guestsim:simulator.media.disk")
+_GUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "guestsim:guestsim.simulator.media.disk")
 _GPT_HEADER = struct.Struct("<8sIIIIQQQQ16sQIII")
 _GPT_ENTRY = struct.Struct("<16s16sQQQ72s")
 _MBR_ENTRY = struct.Struct("<B3sB3sII")

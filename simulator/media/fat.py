@@ -11,7 +11,7 @@ Directory entries are made here with fixed timestamps, so pyfatfs never reads th
   and the root volume-label entry, with no long name, so ``mlabel -s`` prints exactly
   ``Volume label is CONFIG-2`` (padded with spaces, as for any FAT volume).
 * The volume serial is derived from the label and the files; every timestamp is
-  :data:`~simulator.media.common.FIXED_TIMESTAMP`.
+  :data:`~guestsim.simulator.media.common.FIXED_TIMESTAMP`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pyfatfs.EightDotThree import EightDotThree
 from pyfatfs.FATDirectoryEntry import FATDirectoryEntry, FATLongDirectoryEntry
 from pyfatfs.PyFat import PyFat
 
-from simulator.media.common import (
+from guestsim.simulator.media.common import (
     FIXED_DAY,
     FIXED_MONTH,
     FIXED_YEAR,
@@ -275,7 +275,7 @@ def build_vfat(
 ) -> bytes:
     """A FAT12/16 file system of ``size`` bytes (default: see :func:`default_size`).
 
-    Raises :class:`~simulator.media.common.MediaError` for a bad label or name, a size
+    Raises :class:`~guestsim.simulator.media.common.MediaError` for a bad label or name, a size
     that is not a multiple of 512 or outside 128 KiB-2 GiB, or files that do not fit.
     """
     label = fat_label(label)

@@ -7,17 +7,12 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, get_args
 
-from simulator.media.common import MediaError
-from simulator.media.disk import build_disk
-from simulator.media.fat import build_vfat, fat_label
-from simulator.media.iso import build_iso
-
-ImageFormat = Literal["iso", "vfat", "disk-mbr", "disk-gpt"]
-PartitionFilesystem = Literal["vfat", "iso"]
-FORMATS: tuple[str, ...] = get_args(ImageFormat)
-PARTITION_FILESYSTEMS: tuple[str, ...] = get_args(PartitionFilesystem)
+from guestsim.simulator.media.common import MediaError
+from guestsim.simulator.media.disk import build_disk
+from guestsim.simulator.media.fat import build_vfat, fat_label
+from guestsim.simulator.media.formats import FORMATS, PARTITION_FILESYSTEMS
+from guestsim.simulator.media.iso import build_iso
 
 
 def default_label(fmt: str, nocloud: bool = False, filesystem: str = "vfat") -> str:

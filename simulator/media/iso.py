@@ -7,7 +7,7 @@ and Linux show). The volume label goes as given (e.g. ``config-2``, lower case i
 as ``genisoimage -V`` writes it) into the Primary and the Joliet volume descriptors.
 
 The output is deterministic: entries are added in path order and every date is
-:data:`~simulator.media.common.FIXED_TIMESTAMP` in UTC. pycdlib reads the clock through
+:data:`~guestsim.simulator.media.common.FIXED_TIMESTAMP` in UTC. pycdlib reads the clock through
 its modules' ``time`` global; while an image is built that global is swapped for a fixed
 clock, under a lock, and put back afterwards.
 """
@@ -27,7 +27,7 @@ from typing import Any
 import pycdlib
 from pycdlib.pycdlibexception import PyCdlibException
 
-from simulator.media.common import FIXED_TIMESTAMP, MediaError, Tree, parse_tree
+from guestsim.simulator.media.common import FIXED_TIMESTAMP, MediaError, Tree, parse_tree
 
 BLOCK = 2048
 # The agent sizes a raw ISO from the low 16 bits of the block count: stay below 2**16 blocks.
@@ -129,7 +129,7 @@ def build_iso(files: Mapping[str, bytes], label: str = "config-2") -> bytes:
     """An ISO9660 image (Joliet level 3, Rock Ridge 1.09) holding ``files``, labelled ``label``.
 
     Deterministic: the same files and label give the same bytes on every host. Raises
-    :class:`~simulator.media.common.MediaError` for a bad label or name, a tree deeper
+    :class:`~guestsim.simulator.media.common.MediaError` for a bad label or name, a tree deeper
     than ISO9660 allows, or an image of 2**16 blocks (128 MiB) or more.
     """
     check_iso_label(label)

@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from simulator.clouds.openstack import VERSIONS
-from simulator.media.common import MediaError, check_name
+from guestsim.simulator.clouds.openstack import VERSIONS
+from guestsim.simulator.media.common import MediaError, check_name
 
 Document = Mapping[str, Any] | str | bytes
 
@@ -129,7 +129,7 @@ def tree_from_directory(path: Path) -> dict[str, bytes]:
 
     Symbolic links are followed when they stay inside ``path``; a link out of it, a
     dangling link, a link loop or anything but files and directories raises
-    :class:`~simulator.media.common.MediaError`. Empty directories are left out.
+    :class:`~guestsim.simulator.media.common.MediaError`. Empty directories are left out.
     """
     try:
         root = path.resolve(strict=True)

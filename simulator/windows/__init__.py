@@ -1,9 +1,9 @@
 """The simulated Windows: state model, registry, guest files and the agent's OS boundary."""
 
-from simulator.windows.filesystem import GuestFilesystem
-from simulator.windows.osutils import FakeOSUtils, MachineHooks
-from simulator.windows.registry import Registry, RegType, RegValue
-from simulator.windows.state import (
+from guestsim.simulator.windows.filesystem import GuestFilesystem
+from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
+from guestsim.simulator.windows.registry import Registry, RegType, RegValue
+from guestsim.simulator.windows.state import (
     LocalGroup,
     NetworkAdapter,
     Service,

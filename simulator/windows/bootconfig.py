@@ -7,12 +7,12 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from agent.osutils import OSUtilsError
-from simulator.windows.fakebase import FakeOSBase
+from guestsim.agent.osutils import OSUtilsError
+from guestsim.simulator.windows.fakebase import FakeOSBase
 
 if TYPE_CHECKING:
     # Not imported at run time: the machine state module imports this one.
-    from simulator.windows.storage import Disk, Volume
+    from guestsim.simulator.windows.storage import Disk, Volume
 
 # The Windows volume's letter (state.SYSTEM_DRIVE_LETTER) and the sector size.
 SYSTEM_DRIVE_LETTER = "C"

@@ -26,15 +26,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from agent.osutils import OSUtilsError
-from agent.windows.x509 import (
+from guestsim.agent.osutils import OSUtilsError
+from guestsim.agent.windows.x509 import (
     STORE_LOCATION_CURRENT_USER,
     STORE_LOCATION_LOCAL_MACHINE,
     STORE_LOCATIONS,
     UPN_OID,
 )
-from simulator.paths import bundled
-from simulator.windows.fakebase import FakeOSBase
+from guestsim.simulator.paths import bundled
+from guestsim.simulator.windows.fakebase import FakeOSBase
 
 MACHINE_KEY_FILE = "certs/machine-key.pem"
 PIN_CERT_FILE = "certs/winrm-client-admin.pem"

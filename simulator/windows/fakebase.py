@@ -11,14 +11,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from agent.osutils import OSUtilsError
-from simulator.errors import NotModelled
-from simulator.trace import Trace
-from simulator.windows.processes import SystemCommands
-from simulator.windows.registry import RegistryError, RegType
+from guestsim.agent.osutils import OSUtilsError
+from guestsim.simulator.errors import NotModelled
+from guestsim.simulator.trace import Trace
+from guestsim.simulator.windows.processes import SystemCommands
+from guestsim.simulator.windows.registry import RegistryError, RegType
 
 if TYPE_CHECKING:
-    from simulator.windows.state import WindowsState
+    from guestsim.simulator.windows.state import WindowsState
 
 
 @dataclass

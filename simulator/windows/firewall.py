@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.osutils import PROTOCOL_TCP, PROTOCOL_UDP, OSUtilsError
-from simulator.windows.fakebase import FakeOSBase
+from guestsim.agent.osutils import PROTOCOL_TCP, PROTOCOL_UDP, OSUtilsError
+from guestsim.simulator.windows.fakebase import FakeOSBase
 
 SCOPE_ALL = "All"
 

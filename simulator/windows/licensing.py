@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from agent.osutils import ItemNotFound, OSUtilsError
-from simulator.errors import NotModelled
-from simulator.windows.fakebase import FakeOSBase
-from simulator.windows.registry import RegType
+from guestsim.agent.osutils import ItemNotFound, OSUtilsError
+from guestsim.simulator.errors import NotModelled
+from guestsim.simulator.windows.fakebase import FakeOSBase
+from guestsim.simulator.windows.registry import RegType
 
 if TYPE_CHECKING:
-    from simulator.windows.state import WindowsState, WindowsVersion
+    from guestsim.simulator.windows.state import WindowsState, WindowsVersion
 
 WINDOWS_APPLICATION_ID = "55c92734-d682-4d71-983e-d6ec3f16059f"
 SPP_KEY = "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\SoftwareProtectionPlatform"

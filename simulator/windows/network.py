@@ -21,11 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from agent.osutils import ItemNotFound, OSUtilsError
-from simulator.windows.fakebase import FakeOSBase
+from guestsim.agent.osutils import ItemNotFound, OSUtilsError
+from guestsim.simulator.windows.fakebase import FakeOSBase
 
 if TYPE_CHECKING:
-    from simulator.windows.state import NetworkAdapter
+    from guestsim.simulator.windows.state import NetworkAdapter
 
 LOG = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ class NetworkOS(FakeOSBase):
         return adapter
 
     def _new_adapter(self, name: str, mac: str) -> None:
-        from simulator.windows.state import NetworkAdapter
+        from guestsim.simulator.windows.state import NetworkAdapter
 
         if self.state.find_adapter(name) is not None:
             raise OSUtilsError(f"A network adapter named {name!r} already exists")

@@ -9,26 +9,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agent.osutils import (
+from guestsim.agent.osutils import (
     AGENT_SERVICE_NAME,
     LOGON32_LOGON_INTERACTIVE,
     ItemNotFound,
     OSUtilsError,
     ProcessResult,
 )
-from simulator.windows.bootconfig import BootConfigOS
-from simulator.windows.certificates import CertificatesOS
-from simulator.windows.fakebase import FakeOSBase, MachineHooks, redact
-from simulator.windows.firewall import FirewallOS
-from simulator.windows.licensing import LicensingOS
-from simulator.windows.network import NetworkOS
-from simulator.windows.power import PowerOS
-from simulator.windows.rdp import RDPOS
-from simulator.windows.registry import RegType
-from simulator.windows.scripts import ScriptsOS
-from simulator.windows.services import ServicesOS
-from simulator.windows.software import SoftwareOS
-from simulator.windows.state import (
+from guestsim.simulator.windows.bootconfig import BootConfigOS
+from guestsim.simulator.windows.certificates import CertificatesOS
+from guestsim.simulator.windows.fakebase import FakeOSBase, MachineHooks, redact
+from guestsim.simulator.windows.firewall import FirewallOS
+from guestsim.simulator.windows.licensing import LicensingOS
+from guestsim.simulator.windows.network import NetworkOS
+from guestsim.simulator.windows.power import PowerOS
+from guestsim.simulator.windows.rdp import RDPOS
+from guestsim.simulator.windows.registry import RegType
+from guestsim.simulator.windows.scripts import ScriptsOS
+from guestsim.simulator.windows.services import ServicesOS
+from guestsim.simulator.windows.software import SoftwareOS
+from guestsim.simulator.windows.state import (
     AGENT_KEY,
     BUILTIN_ADMIN_RID,
     MACHINE_SID,
@@ -38,11 +38,11 @@ from simulator.windows.state import (
     LocalGroup,
     UserAccount,
 )
-from simulator.windows.storage import Disk, Volume
-from simulator.windows.timezone import TimeZoneOS
-from simulator.windows.updates import UpdatesOS
-from simulator.windows.volumes import VolumesOS
-from simulator.windows.winrm import WinRMOS
+from guestsim.simulator.windows.storage import Disk, Volume
+from guestsim.simulator.windows.timezone import TimeZoneOS
+from guestsim.simulator.windows.updates import UpdatesOS
+from guestsim.simulator.windows.volumes import VolumesOS
+from guestsim.simulator.windows.winrm import WinRMOS
 
 LOG = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class FakeOSUtils(
     PowerOS,
     FakeOSBase,
 ):
-    """Implements :class:`agent.osutils.OSUtils` over a :class:`WindowsState`.
+    """Implements :class:`guestsim.agent.osutils.OSUtils` over a :class:`WindowsState`.
 
     Every mutation is recorded in the trace with its arguments. A method whose behaviour
     is not modelled raises :class:`NotModelled` naming it rather than inventing a value.

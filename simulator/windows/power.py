@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from simulator.windows.fakebase import FakeOSBase
-from simulator.windows.registry import RegType
+from guestsim.simulator.windows.fakebase import FakeOSBase
+from guestsim.simulator.windows.registry import RegType
 
 if TYPE_CHECKING:
-    from simulator.windows.registry import Registry
+    from guestsim.simulator.windows.registry import Registry
 
 # Windows' own GUIDs for the stock schemes, the display subgroup and its idle setting.
 SCHEME_BALANCED = "381b4222-f694-41f0-9685-ff5bb260df2e"

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from agent.osutils import ProcessResult
-from simulator.errors import NotModelled
+from guestsim.agent.osutils import ProcessResult
+from guestsim.simulator.errors import NotModelled
 
 if TYPE_CHECKING:
-    from simulator.windows.state import WindowsState
+    from guestsim.simulator.windows.state import WindowsState
 
 SUCCESS: ProcessResult = (b"", b"", 0)
 
@@ -158,7 +158,7 @@ class SystemCommands:
 
     def _slmgr(self, args: list[str]) -> tuple[str, int]:
         # Imported here: the licensing module builds on fakebase, which imports this one.
-        from simulator.windows import licensing
+        from guestsim.simulator.windows import licensing
 
         command = args[0].lower().lstrip("/-") if args else ""
         state = self.state

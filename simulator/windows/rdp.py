@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from agent.windows.x509 import STORE_LOCATION_LOCAL_MACHINE
-from simulator.windows.certificates import build_self_signed, guest_now, stored
-from simulator.windows.fakebase import FakeOSBase
+from guestsim.agent.windows.x509 import STORE_LOCATION_LOCAL_MACHINE
+from guestsim.simulator.windows.certificates import build_self_signed, guest_now, stored
+from guestsim.simulator.windows.fakebase import FakeOSBase
 
 RDP_CERT_STORE = "Remote Desktop"
 RDP_CERT_VALIDITY_YEARS = 1

@@ -28,12 +28,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from agent.osutils import OSUtilsError, ProcessResult
-from simulator.errors import NotModelled
-from simulator.windows.fakebase import FakeOSBase
+from guestsim.agent.osutils import OSUtilsError, ProcessResult
+from guestsim.simulator.errors import NotModelled
+from guestsim.simulator.windows.fakebase import FakeOSBase
 
 if TYPE_CHECKING:
-    from agent.osutils import OSUtils
+    from guestsim.agent.osutils import OSUtils
 
 LOG = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from agent.osutils import (
+from guestsim.agent.osutils import (
     SERVICE_START_MODES,
     SERVICE_STATUS_RUNNING,
     SERVICE_STATUS_STOPPED,
@@ -13,8 +13,8 @@ from agent.osutils import (
     ItemNotFound,
     OSUtilsError,
 )
-from simulator.windows.fakebase import FakeOSBase, redact
-from simulator.windows.state import Service
+from guestsim.simulator.windows.fakebase import FakeOSBase, redact
+from guestsim.simulator.windows.state import Service
 
 LOG = logging.getLogger(__name__)
 

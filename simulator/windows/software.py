@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from agent.osutils import OSUtilsError
-from simulator.windows.fakebase import FakeOSBase
+from guestsim.agent.osutils import OSUtilsError
+from guestsim.simulator.windows.fakebase import FakeOSBase
 
 LOG = logging.getLogger(__name__)
 

@@ -7,30 +7,30 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from agent.osutils import (
+from guestsim.agent.osutils import (
     SERVICE_START_MODE_AUTOMATIC,
     SERVICE_START_MODE_MANUAL,
     SERVICE_STATUS_RUNNING,
     SERVICE_STATUS_STOPPED,
 )
-from simulator.windows.bootconfig import BootConfigState
-from simulator.windows.certificates import CertificatesState
-from simulator.windows.filesystem import GuestFilesystem
-from simulator.windows.firewall import FirewallState
-from simulator.windows.licensing import LicensingState
-from simulator.windows.network import NetworkState
-from simulator.windows.power import PowerState
-from simulator.windows.rdp import RDPState
-from simulator.windows.registry import Registry, RegType
-from simulator.windows.scripts import ScriptsState
-from simulator.windows.software import SoftwareState
-from simulator.windows.timezone import TimeZoneState
-from simulator.windows.updates import UpdatesState
-from simulator.windows.volumes import VolumesState
-from simulator.windows.winrm import WinRMState
+from guestsim.simulator.windows.bootconfig import BootConfigState
+from guestsim.simulator.windows.certificates import CertificatesState
+from guestsim.simulator.windows.filesystem import GuestFilesystem
+from guestsim.simulator.windows.firewall import FirewallState
+from guestsim.simulator.windows.licensing import LicensingState
+from guestsim.simulator.windows.network import NetworkState
+from guestsim.simulator.windows.power import PowerState
+from guestsim.simulator.windows.rdp import RDPState
+from guestsim.simulator.windows.registry import Registry, RegType
+from guestsim.simulator.windows.scripts import ScriptsState
+from guestsim.simulator.windows.software import SoftwareState
+from guestsim.simulator.windows.timezone import TimeZoneState
+from guestsim.simulator.windows.updates import UpdatesState
+from guestsim.simulator.windows.volumes import VolumesState
+from guestsim.simulator.windows.winrm import WinRMState
 
 if TYPE_CHECKING:
-    from simulator.windows.storage import Disk, Volume
+    from guestsim.simulator.windows.storage import Disk, Volume
 
 # A fixed machine SID keeps SIDs, and so traces, identical on every run.
 MACHINE_SID = "S-1-5-21-1004336348-1177238915-682003330"
@@ -240,7 +240,7 @@ class WindowsState:
 
 def default_windows_state() -> WindowsState:
     """A freshly sysprepped Windows Server 2019 with the agent installed as a service."""
-    from simulator.windows.storage import add_system_disk
+    from guestsim.simulator.windows.storage import add_system_disk
 
     state = WindowsState()
     add_system_disk(state)

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 import pycdlib
 from pyfatfs.PyFatFS import PyFatBytesIOFS
 
-from simulator.errors import NotModelled
-from simulator.windows.state import Drive, WindowsState
-from simulator.windows.volumes import install_registry_defaults
+from guestsim.simulator.errors import NotModelled
+from guestsim.simulator.windows.state import Drive, WindowsState
+from guestsim.simulator.windows.volumes import install_registry_defaults
 
 LOG = logging.getLogger(__name__)
 

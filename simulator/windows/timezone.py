@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from tzlocal.windows_tz import tz_win
 
-from agent.osutils import OSUtilsError
-from simulator.windows.fakebase import FakeOSBase
+from guestsim.agent.osutils import OSUtilsError
+from guestsim.simulator.windows.fakebase import FakeOSBase
 
 LOG = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.osutils import OSUtilsError
-from simulator.windows.fakebase import FakeOSBase
-from simulator.windows.registry import RegType
+from guestsim.agent.osutils import OSUtilsError
+from guestsim.simulator.windows.fakebase import FakeOSBase
+from guestsim.simulator.windows.registry import RegType
 
 # Where Windows keeps the saved settings, and each COM property's value name there.
 AUTO_UPDATE_KEY = "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\WindowsUpdate\\Auto Update"

@@ -14,7 +14,7 @@ points (a volume mounted on an empty NTFS folder) live in :class:`VolumesState`.
 
 The storage manager (``extend_volumes``, ``get_san_policy``, ``set_san_policy``) answers as
 VDS does, or as WSM does when the machine is a Nano Server; how volumes are numbered for
-each is described in :mod:`simulator.windows.storage`. Its log lines are the ones the
+each is described in :mod:`guestsim.simulator.windows.storage`. Its log lines are the ones the
 agent's storage manager writes on a real guest, so they go to the agent's log.
 """
 
@@ -25,26 +25,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from agent.osutils import ItemNotFound, OSUtilsError
-from agent.windows.storage import (
+from guestsim.agent.osutils import ItemNotFound, OSUtilsError
+from guestsim.agent.windows.storage import (
     SAN_POLICY_OFFLINE,
     SAN_POLICY_OFFLINE_SHARED,
     SAN_POLICY_ONLINE,
 )
-from simulator.errors import NotModelled
-from simulator.windows.fakebase import FakeOSBase
-from simulator.windows.registry import Registry, RegistryError, RegType
+from guestsim.simulator.errors import NotModelled
+from guestsim.simulator.windows.fakebase import FakeOSBase
+from guestsim.simulator.windows.registry import Registry, RegistryError, RegType
 
 if TYPE_CHECKING:
-    from simulator.windows.state import WindowsState
-    from simulator.windows.storage import Volume
+    from guestsim.simulator.windows.state import WindowsState
+    from guestsim.simulator.windows.storage import Volume
 
-# simulator.windows.storage is imported inside the methods that need it: it imports the
+# guestsim.simulator.windows.storage is imported inside the methods that need it: it imports the
 # state module, which imports this one.
 
 LOG = logging.getLogger(__name__)
 # On a real guest these lines come from the agent's own storage manager (VDS/WSM code).
-STORAGE_LOG = logging.getLogger("agent.windows.storage")
+STORAGE_LOG = logging.getLogger("guestsim.agent.windows.storage")
 
 MEMORY_MANAGEMENT_KEY = (
     "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Memory Management"
@@ -183,7 +183,7 @@ class VolumesOS(FakeOSBase):
             self._vds_extend_volumes(volume_indexes)
 
     def _grow(self, target: Volume, new_size: int, **trace: object) -> None:
-        from simulator.windows import storage
+        from guestsim.simulator.windows import storage
 
         if target.filesystem != "NTFS":
             raise NotModelled(f"extending a {target.filesystem or 'RAW'} volume")
@@ -191,7 +191,7 @@ class VolumesOS(FakeOSBase):
         storage.resize_volume(self.state, target, new_size)
 
     def _vds_extend_volumes(self, volume_indexes: list[int] | None) -> None:
-        from simulator.windows import storage
+        from guestsim.simulator.windows import storage
 
         # Each basic pack's volumes; CD-ROM media are not among them.
         for volume in [v for v in self.state.volumes if v.disk is not None]:
@@ -210,7 +210,7 @@ class VolumesOS(FakeOSBase):
             self._grow(volume, volume.size + free, volume=name, by_bytes=free)
 
     def _wsm_extend_volumes(self, volume_indexes: list[int] | None) -> None:
-        from simulator.windows import storage
+        from guestsim.simulator.windows import storage
 
         for index, volume in enumerate(list(self.state.volumes), start=1):
             if volume_indexes and index not in volume_indexes:

@@ -9,17 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.osutils import OSUtilsError
-from agent.windows.winrm import (
+from guestsim.agent.osutils import OSUtilsError
+from guestsim.agent.windows.winrm import (
     WINRM_ADDRESS_ANY,
     WINRM_PROTOCOL_HTTP,
     WINRM_PROTOCOL_HTTPS,
     WINRM_URI_ANY,
 )
-from agent.windows.x509 import STORE_LOCATION_LOCAL_MACHINE, STORE_NAME_MY
-from simulator.windows.certificates import normalise_thumbprint
-from simulator.windows.fakebase import FakeOSBase, redact
-from simulator.windows.registry import RegistryError, RegType
+from guestsim.agent.windows.x509 import STORE_LOCATION_LOCAL_MACHINE, STORE_NAME_MY
+from guestsim.simulator.windows.certificates import normalise_thumbprint
+from guestsim.simulator.windows.fakebase import FakeOSBase, redact
+from guestsim.simulator.windows.registry import RegistryError, RegType
 
 # WinRM 2.0 and later: the default port of each transport.
 DEFAULT_PORTS = {WINRM_PROTOCOL_HTTP: 5985, WINRM_PROTOCOL_HTTPS: 5986}

@@ -14,10 +14,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-from agent.metadata.base import MetadataService
-from agent.metadata.openstack import OpenStackHttpService
-from agent.osutils import SERVICE_STATUS_RUNNING, SERVICE_STATUS_STOPPED
-from agent.plugins.base import (
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.metadata.openstack import OpenStackHttpService
+from guestsim.agent.osutils import SERVICE_STATUS_RUNNING, SERVICE_STATUS_STOPPED
+from guestsim.agent.plugins.base import (
     PLUGIN_EXECUTE_ON_NEXT_BOOT,
     PLUGIN_EXECUTION_DONE,
     OSRequirements,
@@ -26,12 +26,12 @@ from agent.plugins.base import (
     SharedData,
     Stage,
 )
-from simulator.clouds.base import SimRequest, SimResponse, not_found
-from simulator.clouds.openstack import OpenStackCloud, OpenStackModel
-from simulator.machine import Machine, RunResult
-from simulator.trace import Event
-from simulator.windows.registry import RegistryError, RegType, RegValue
-from simulator.windows.state import (
+from guestsim.simulator.clouds.base import SimRequest, SimResponse, not_found
+from guestsim.simulator.clouds.openstack import OpenStackCloud, OpenStackModel
+from guestsim.simulator.machine import Machine, RunResult
+from guestsim.simulator.trace import Event
+from guestsim.simulator.windows.registry import RegistryError, RegType, RegValue
+from guestsim.simulator.windows.state import (
     AGENT_KEY,
     TIME_ZONE_KEY,
     UserAccount,

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.metadata.base import MetadataService
-from agent.plugins.base import Plugin, PluginResult, SharedData
-from simulator.windows.state import default_windows_state
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.plugins.base import Plugin, PluginResult, SharedData
+from guestsim.simulator.windows.state import default_windows_state
 from tests.builders import INSTANCE_ID, openstack_machine, register_plugin
 
 SCRIPT_DIR = "C:\\guestsim-test"

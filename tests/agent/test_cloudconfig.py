@@ -18,19 +18,19 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.config import config_from_options
-from agent.metadata.base import MetadataService
-from agent.plugins.base import AgentContext
-from agent.userdata.cloudconfig import (
+from guestsim.agent.config import config_from_options
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.plugins.base import AgentContext
+from guestsim.agent.userdata.cloudconfig import (
     CLOUD_CONFIG_REBOOT,
     HANDLERS,
     ordered_keys,
     process_cloud_config,
 )
-from agent.userdata.cloudconfig.writefiles import DEFAULT_PERMISSIONS, convert_permissions
-from simulator.windows.osutils import FakeOSUtils
-from simulator.windows.scripts import ScriptDeclaration, ScriptRunSpec
-from simulator.windows.state import MACHINE_SID, WindowsState, default_windows_state
+from guestsim.agent.userdata.cloudconfig.writefiles import DEFAULT_PERMISSIONS, convert_permissions
+from guestsim.simulator.windows.osutils import FakeOSUtils
+from guestsim.simulator.windows.scripts import ScriptDeclaration, ScriptRunSpec
+from guestsim.simulator.windows.state import MACHINE_SID, WindowsState, default_windows_state
 from tests.builders import INSTANCE_ID, openstack_machine, standalone_osutils
 
 ORIGINAL_NAME = "WIN-GUESTSIM01"

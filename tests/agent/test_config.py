@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.config import (
+from guestsim.agent.config import (
     DEFAULT_GROUP,
     OPTIONS,
     AgentConfig,

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from pyfatfs.PyFat import PyFat
 from pyfatfs.PyFatFS import PyFatBytesIOFS
 
-from agent.configdrive import (
+from guestsim.agent.configdrive import (
     DEFAULT_LIMITS,
     CorruptMedia,
     LimitExceeded,
@@ -41,9 +41,9 @@ from agent.configdrive import (
     device_reader,
     window,
 )
-from agent.configdrive.fat import fat_volume_label, read_fat_tree
-from agent.configdrive.iso9660 import iso_image_size, iso_volume_label, read_iso_tree
-from agent.configdrive.partitions import Partition, read_partitions
+from guestsim.agent.configdrive.fat import fat_volume_label, read_fat_tree
+from guestsim.agent.configdrive.iso9660 import iso_image_size, iso_volume_label, read_iso_tree
+from guestsim.agent.configdrive.partitions import Partition, read_partitions
 
 MiB = 1024 * 1024
 BLOCK = 2048

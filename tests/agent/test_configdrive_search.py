@@ -1,6 +1,6 @@
 """Finding config drives on a simulated Windows: order, formats, and damaged media.
 
-Images are built with guestsim's own builders (``simulator.media``) and attached to the
+Images are built with guestsim's own builders (``guestsim.simulator.media``) and attached to the
 fake Windows; hostile variants are crafted from them with the helpers of the readers'
 tests. Every damaged candidate must show up in the trace as a typed error, after which
 the agent goes on to the next candidate.
@@ -15,17 +15,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.config import config_from_options
-from agent.configdrive import errors
-from agent.configdrive.fat import read_fat_tree
-from agent.configdrive.finder import ConfigDriveSearchError, search_order
-from agent.configdrive.iso9660 import read_iso_tree
-from agent.configdrive.partitions import read_partitions
-from agent.plugins.base import AgentContext
-from simulator import media
-from simulator.machine import Machine, RunResult
-from simulator.windows.state import AGENT_BIN_DIR, WindowsState, default_windows_state
-from simulator.windows.storage import PartitionSpec, attach_cdrom, attach_disk
+from guestsim.agent.config import config_from_options
+from guestsim.agent.configdrive import errors
+from guestsim.agent.configdrive.fat import read_fat_tree
+from guestsim.agent.configdrive.finder import ConfigDriveSearchError, search_order
+from guestsim.agent.configdrive.iso9660 import read_iso_tree
+from guestsim.agent.configdrive.partitions import read_partitions
+from guestsim.agent.plugins.base import AgentContext
+from guestsim.simulator import media
+from guestsim.simulator.machine import Machine, RunResult
+from guestsim.simulator.windows.state import AGENT_BIN_DIR, WindowsState, default_windows_state
+from guestsim.simulator.windows.storage import PartitionSpec, attach_cdrom, attach_disk
 from tests.agent.test_configdrive_readers import (
     fat_find,
     fat_get,

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.dhcp import (
+from guestsim.agent.dhcp import (
     OPTION_AZURE_WIRESERVER,
     OPTION_MTU,
     OPTION_NTP_SERVERS,
@@ -23,8 +23,8 @@ from agent.dhcp import (
     get_dhcp_options,
     parse_reply,
 )
-from agent.osutils import OSUtils
-from simulator.dhcp import (
+from guestsim.agent.osutils import OSUtils
+from guestsim.simulator.dhcp import (
     DhcpExchange,
     DhcpServer,
     DhcpSimulationError,
@@ -201,7 +201,7 @@ def test_reply_with_wrong_xid_is_rejected(caplog: pytest.LogCaptureFixture) -> N
     good = real.exchange("10.0.0.1", build_discover(XID, MAC, [26]), 5.0)
     assert good is not None
     tampered = good[:4] + b"\x00\x00\x00\x01" + good[8:]
-    with caplog.at_level(logging.DEBUG, logger="agent.dhcp"):
+    with caplog.at_level(logging.DEBUG, logger="guestsim.agent.dhcp"):
         assert get_dhcp_options(CannedTransport(tampered), stub_os(), None, [26]) is None
     assert "transaction id" in caplog.text
     assert parse_reply(good, XID) is not None

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from agent.plugins.base import PLUGIN_EXECUTE_ON_NEXT_BOOT, PLUGIN_EXECUTION_DONE
-from simulator.machine import RunResult
-from simulator.windows.scripts import AddUser, CreateFile, ScriptDeclaration, ScriptRunSpec
+from guestsim.agent.plugins.base import PLUGIN_EXECUTE_ON_NEXT_BOOT, PLUGIN_EXECUTION_DONE
+from guestsim.simulator.machine import RunResult
+from guestsim.simulator.windows.scripts import AddUser, CreateFile, ScriptDeclaration, ScriptRunSpec
 from tests.agent.test_userdata import (
     LS,
     TEMP,

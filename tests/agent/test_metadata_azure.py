@@ -21,27 +21,27 @@ from typing import Any
 import pytest
 import requests
 
-from agent.config import config_from_options
-from agent.metadata import factory
-from agent.metadata.azure import (
+from guestsim.agent.config import config_from_options
+from guestsim.agent.metadata import factory
+from guestsim.agent.metadata.azure import (
     DEFAULT_KMS_HOST,
     AzureMetadataError,
     AzureService,
     DhcpUnavailable,
     parse_xml,
 )
-from agent.metadata.base import NotExistingMetadataException
-from agent.plugins.base import AgentContext
-from simulator.clouds import azure
-from simulator.clouds.base import SimRequest, SimResponse
-from simulator.clouds.documents import DocumentSource
-from simulator.dhcp import DhcpServer, SimulatedDhcpNetwork
-from simulator.faults import Fault, FaultPlan
-from simulator.machine import Machine, RunResult
-from simulator.trace import Trace
-from simulator.transport import Gateway, InProcessTransport
-from simulator.windows.osutils import FakeOSUtils, MachineHooks
-from simulator.windows.state import AGENT_KEY, Drive, WindowsState, default_windows_state
+from guestsim.agent.metadata.base import NotExistingMetadataException
+from guestsim.agent.plugins.base import AgentContext
+from guestsim.simulator.clouds import azure
+from guestsim.simulator.clouds.base import SimRequest, SimResponse
+from guestsim.simulator.clouds.documents import DocumentSource
+from guestsim.simulator.dhcp import DhcpServer, SimulatedDhcpNetwork
+from guestsim.simulator.faults import Fault, FaultPlan
+from guestsim.simulator.machine import Machine, RunResult
+from guestsim.simulator.trace import Trace
+from guestsim.simulator.transport import Gateway, InProcessTransport
+from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
+from guestsim.simulator.windows.state import AGENT_KEY, Drive, WindowsState, default_windows_state
 
 SERVICE_PATH = "cloudbaseinit.metadata.services.azureservice.AzureService"
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "clouds" / "azure"

@@ -22,27 +22,27 @@ from typing import Any
 import pytest
 import requests
 
-from agent.config import config_from_options
-from agent.metadata import cloudstack as agent_cloudstack
-from agent.metadata.base import NotExistingMetadataException
-from agent.metadata.cloudstack import CloudStack, PasswordServerError
-from agent.metadata.factory import get_metadata_service
-from agent.plugins.base import AgentContext
-from simulator.clouds.base import CloudApp, SimRequest, SimResponse, text
-from simulator.clouds.cloudstack import (
+from guestsim.agent.config import config_from_options
+from guestsim.agent.metadata import cloudstack as agent_cloudstack
+from guestsim.agent.metadata.base import NotExistingMetadataException
+from guestsim.agent.metadata.cloudstack import CloudStack, PasswordServerError
+from guestsim.agent.metadata.factory import get_metadata_service
+from guestsim.agent.plugins.base import AgentContext
+from guestsim.simulator.clouds.base import CloudApp, SimRequest, SimResponse, text
+from guestsim.simulator.clouds.cloudstack import (
     CloudStackMetadata,
     CloudStackModel,
     CloudStackPasswordServer,
     password_server_url,
 )
-from simulator.faults import Fault, FaultPlan
-from simulator.machine import Machine, RunResult
-from simulator.paths import bundled
-from simulator.scenario import load_scenario, run_scenario
-from simulator.trace import Trace
-from simulator.transport import Gateway, InProcessTransport
-from simulator.windows.osutils import FakeOSUtils, MachineHooks
-from simulator.windows.state import NetworkAdapter, WindowsState, default_windows_state
+from guestsim.simulator.faults import Fault, FaultPlan
+from guestsim.simulator.machine import Machine, RunResult
+from guestsim.simulator.paths import bundled
+from guestsim.simulator.scenario import load_scenario, run_scenario
+from guestsim.simulator.trace import Trace
+from guestsim.simulator.transport import Gateway, InProcessTransport
+from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
+from guestsim.simulator.windows.state import NetworkAdapter, WindowsState, default_windows_state
 from tests.builders import PLUGIN, public_key
 
 SERVICE_PATH = "cloudbaseinit.metadata.services.cloudstack.CloudStack"
@@ -532,7 +532,7 @@ def test_acknowledgement_retries_bad_request_then_only_logs(
     g = guest()
     apps, scripted = with_scripted([(200, PASSWORD)] + [(200, "bad_request")] * 5)
     service = loaded(g, apps)
-    with serving(g, apps), caplog.at_level("WARNING", logger="agent.metadata.cloudstack"):
+    with serving(g, apps), caplog.at_level("WARNING", logger="guestsim.agent.metadata.cloudstack"):
         assert service.get_admin_password() == PASSWORD
     assert scripted.seen == [SEND] + [SAVED] * 5
     assert "did not acknowledge" in caplog.text

@@ -15,19 +15,19 @@ from typing import Any
 
 import pytest
 
-from agent.config import config_from_options, default_config
-from agent.metadata.base import NotExistingMetadataException
-from agent.metadata.ec2 import EC2Service
-from agent.metadata.factory import get_metadata_service
-from agent.plugins.base import AgentContext
-from simulator.clouds.base import CloudApp, SimRequest, SimResponse
-from simulator.clouds.documents import DocumentSource
-from simulator.clouds.ec2 import EC2Cloud, EC2Model, build
-from simulator.clouds.openstack import OpenStackCloud, OpenStackModel
-from simulator.faults import Fault
-from simulator.trace import Trace
-from simulator.windows.osutils import FakeOSUtils, MachineHooks
-from simulator.windows.state import default_windows_state
+from guestsim.agent.config import config_from_options, default_config
+from guestsim.agent.metadata.base import NotExistingMetadataException
+from guestsim.agent.metadata.ec2 import EC2Service
+from guestsim.agent.metadata.factory import get_metadata_service
+from guestsim.agent.plugins.base import AgentContext
+from guestsim.simulator.clouds.base import CloudApp, SimRequest, SimResponse
+from guestsim.simulator.clouds.documents import DocumentSource
+from guestsim.simulator.clouds.ec2 import EC2Cloud, EC2Model, build
+from guestsim.simulator.clouds.openstack import OpenStackCloud, OpenStackModel
+from guestsim.simulator.faults import Fault
+from guestsim.simulator.trace import Trace
+from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
+from guestsim.simulator.windows.state import default_windows_state
 from tests.builders import FIXTURES, HTTP_SERVICE, public_key, serving, standalone_osutils
 
 EC2_SERVICE = "cloudbaseinit.metadata.services.ec2service.EC2Service"

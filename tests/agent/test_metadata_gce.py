@@ -18,20 +18,20 @@ from typing import Any
 import pytest
 import requests
 
-from agent.config import config_from_options
-from agent.metadata.base import NotExistingMetadataException
-from agent.metadata.factory import get_metadata_service
-from agent.metadata.gce import GCEService
-from agent.plugins.base import AgentContext
-from simulator.clock import DEFAULT_EPOCH
-from simulator.clouds import DocumentSource, build_clouds
-from simulator.clouds.base import SimRequest, SimResponse
-from simulator.clouds.gce import GceCloud, GceModel
-from simulator.faults import Fault
-from simulator.machine import Machine
-from simulator.paths import bundled
-from simulator.scenario import load_scenario, run_scenario
-from simulator.trace import Trace
+from guestsim.agent.config import config_from_options
+from guestsim.agent.metadata.base import NotExistingMetadataException
+from guestsim.agent.metadata.factory import get_metadata_service
+from guestsim.agent.metadata.gce import GCEService
+from guestsim.agent.plugins.base import AgentContext
+from guestsim.simulator.clock import DEFAULT_EPOCH
+from guestsim.simulator.clouds import DocumentSource, build_clouds
+from guestsim.simulator.clouds.base import SimRequest, SimResponse
+from guestsim.simulator.clouds.gce import GceCloud, GceModel
+from guestsim.simulator.faults import Fault
+from guestsim.simulator.machine import Machine
+from guestsim.simulator.paths import bundled
+from guestsim.simulator.scenario import load_scenario, run_scenario
+from guestsim.simulator.trace import Trace
 from tests.builders import PLUGIN, public_key, standalone_osutils
 from tests.builders import serving as serve_apps
 

@@ -16,20 +16,20 @@ from typing import Any
 
 import pytest
 
-from agent import network
-from agent.config import config_from_options
-from agent.metadata.base import NotExistingMetadataException
-from agent.metadata.factory import get_metadata_service
-from agent.metadata.maas import MaaSHttpService, oauth_plaintext_header, parse_network_data
-from agent.plugins.base import AgentContext
-from simulator.clock import DEFAULT_EPOCH
-from simulator.clouds.base import SimRequest, SimResponse
-from simulator.clouds.maas import MaasCloud, MaasCredentials, MaasModel, parse_oauth_header
-from simulator.faults import Fault
-from simulator.paths import bundled
-from simulator.scenario import load_scenario, run_scenario
-from simulator.trace import Trace
-from simulator.windows.state import WindowsState, default_windows_state
+from guestsim.agent import network
+from guestsim.agent.config import config_from_options
+from guestsim.agent.metadata.base import NotExistingMetadataException
+from guestsim.agent.metadata.factory import get_metadata_service
+from guestsim.agent.metadata.maas import MaaSHttpService, oauth_plaintext_header, parse_network_data
+from guestsim.agent.plugins.base import AgentContext
+from guestsim.simulator.clock import DEFAULT_EPOCH
+from guestsim.simulator.clouds.base import SimRequest, SimResponse
+from guestsim.simulator.clouds.maas import MaasCloud, MaasCredentials, MaasModel, parse_oauth_header
+from guestsim.simulator.faults import Fault
+from guestsim.simulator.paths import bundled
+from guestsim.simulator.scenario import load_scenario, run_scenario
+from guestsim.simulator.trace import Trace
+from guestsim.simulator.windows.state import WindowsState, default_windows_state
 from tests.builders import FIXTURES, public_key, standalone_osutils
 from tests.builders import serving as serve_apps
 

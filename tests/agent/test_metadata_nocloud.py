@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from agent.config import config_from_options
-from agent.metadata.base import NotExistingMetadataException
-from agent.metadata.nocloud import NoCloudConfigDriveService
-from agent.plugins.base import AgentContext
-from simulator import media
-from simulator.windows.state import default_windows_state
-from simulator.windows.storage import attach_cdrom
+from guestsim.agent.config import config_from_options
+from guestsim.agent.metadata.base import NotExistingMetadataException
+from guestsim.agent.metadata.nocloud import NoCloudConfigDriveService
+from guestsim.agent.plugins.base import AgentContext
+from guestsim.simulator import media
+from guestsim.simulator.windows.state import default_windows_state
+from guestsim.simulator.windows.storage import attach_cdrom
 from tests.builders import standalone_osutils
 
 NETWORK_V2 = {

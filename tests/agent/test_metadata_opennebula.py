@@ -9,22 +9,22 @@ from typing import Any
 import pycdlib
 import pytest
 
-from agent.config import config_from_options
-from agent.metadata.base import NotExistingMetadataException
-from agent.metadata.factory import get_metadata_service
-from agent.metadata.opennebula import (
+from guestsim.agent.config import config_from_options
+from guestsim.agent.metadata.base import NotExistingMetadataException
+from guestsim.agent.metadata.factory import get_metadata_service
+from guestsim.agent.metadata.opennebula import (
     INSTANCE_ID,
     OpenNebulaService,
     broadcast_address,
     netmask_from_gateway,
     parse_context,
 )
-from agent.network import NetworkDetails
-from agent.plugins.base import AgentContext
-from simulator.machine import Machine
-from simulator.windows.osutils import FakeOSUtils
-from simulator.windows.state import AGENT_KEY, Drive, WindowsState, default_windows_state
-from simulator.windows.storage import attach_cdrom
+from guestsim.agent.network import NetworkDetails
+from guestsim.agent.plugins.base import AgentContext
+from guestsim.simulator.machine import Machine
+from guestsim.simulator.windows.osutils import FakeOSUtils
+from guestsim.simulator.windows.state import AGENT_KEY, Drive, WindowsState, default_windows_state
+from guestsim.simulator.windows.storage import attach_cdrom
 from tests.builders import PLUGIN, public_key, standalone_osutils
 
 OPENNEBULA = "cloudbaseinit.metadata.services.opennebulaservice.OpenNebulaService"

@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from agent.config import config_from_options
-from agent.metadata.base import NotExistingMetadataException
-from agent.metadata.factory import get_metadata_service
-from agent.metadata.oracle import OracleCloudService
-from agent.plugins.base import AgentContext
-from simulator.clouds.base import CloudApp, SimRequest, SimResponse
-from simulator.clouds.documents import DocumentSource
-from simulator.clouds.oracle import OracleCloud, OracleModel, build
-from simulator.faults import Fault
+from guestsim.agent.config import config_from_options
+from guestsim.agent.metadata.base import NotExistingMetadataException
+from guestsim.agent.metadata.factory import get_metadata_service
+from guestsim.agent.metadata.oracle import OracleCloudService
+from guestsim.agent.plugins.base import AgentContext
+from guestsim.simulator.clouds.base import CloudApp, SimRequest, SimResponse
+from guestsim.simulator.clouds.documents import DocumentSource
+from guestsim.simulator.clouds.oracle import OracleCloud, OracleModel, build
+from guestsim.simulator.faults import Fault
 from tests.builders import FIXTURES, HTTP_SERVICE, public_key, serving, standalone_osutils
 
 ORACLE_SERVICE = "cloudbaseinit.metadata.services.oraclecloudservice.OracleCloudService"

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from agent.config import config_from_options
-from agent.metadata.ovf import OvfEnvironmentError, OvfService
-from agent.plugins.base import AgentContext
-from simulator.machine import Machine
-from simulator.windows.osutils import FakeOSUtils
-from simulator.windows.state import AGENT_KEY, Drive, WindowsState, default_windows_state
-from simulator.windows.storage import attach_cdrom
+from guestsim.agent.config import config_from_options
+from guestsim.agent.metadata.ovf import OvfEnvironmentError, OvfService
+from guestsim.agent.plugins.base import AgentContext
+from guestsim.simulator.machine import Machine
+from guestsim.simulator.windows.osutils import FakeOSUtils
+from guestsim.simulator.windows.state import AGENT_KEY, Drive, WindowsState, default_windows_state
+from guestsim.simulator.windows.storage import attach_cdrom
 from tests.agent.test_metadata_opennebula import build_iso
 from tests.builders import PLUGIN, public_key, standalone_osutils
 

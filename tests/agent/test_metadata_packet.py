@@ -13,22 +13,22 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from agent.config import config_from_options
-from agent.metadata.base import NotExistingMetadataException
-from agent.metadata.packet import PacketService
-from agent.plugins.base import AgentContext
-from agent.plugins.setuserpassword import encrypt_password
-from simulator.clouds.base import CloudApp, SimRequest, SimResponse
-from simulator.clouds.documents import DocumentSource
-from simulator.clouds.packet import (
+from guestsim.agent.config import config_from_options
+from guestsim.agent.metadata.base import NotExistingMetadataException
+from guestsim.agent.metadata.packet import PacketService
+from guestsim.agent.plugins.base import AgentContext
+from guestsim.agent.plugins.setuserpassword import encrypt_password
+from guestsim.simulator.clouds.base import CloudApp, SimRequest, SimResponse
+from guestsim.simulator.clouds.documents import DocumentSource
+from guestsim.simulator.clouds.packet import (
     PacketMetadataCloud,
     PacketModel,
     PacketPhoneHomeCloud,
     build,
 )
-from simulator.faults import Fault
-from simulator.machine import Machine
-from simulator.trace import Trace
+from guestsim.simulator.faults import Fault
+from guestsim.simulator.machine import Machine
+from guestsim.simulator.trace import Trace
 from tests.builders import FIXTURES, PLUGIN, public_key, serving, standalone_osutils
 
 PACKET_SERVICE = "cloudbaseinit.metadata.services.packet.PacketService"

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.config import config_from_options
-from agent.metadata.factory import get_metadata_service
-from agent.metadata.vmware import (
+from guestsim.agent.config import config_from_options
+from guestsim.agent.metadata.factory import get_metadata_service
+from guestsim.agent.metadata.vmware import (
     UnsupportedEncodingError,
     VMwareGuestInfoService,
     decode_guestinfo,
 )
-from agent.network import (
+from guestsim.agent.network import (
     Link,
     NameServerService,
     Network,
@@ -25,12 +25,12 @@ from agent.network import (
     NetworkDetailsV2,
     Route,
 )
-from agent.plugins.base import AgentContext
-from simulator.errors import NotModelled
-from simulator.machine import Machine
-from simulator.windows.osutils import FakeOSUtils
-from simulator.windows.processes import VMWARE_RPCTOOL, install_vmware_tools
-from simulator.windows.state import AGENT_KEY, WindowsState, default_windows_state
+from guestsim.agent.plugins.base import AgentContext
+from guestsim.simulator.errors import NotModelled
+from guestsim.simulator.machine import Machine
+from guestsim.simulator.windows.osutils import FakeOSUtils
+from guestsim.simulator.windows.processes import VMWARE_RPCTOOL, install_vmware_tools
+from guestsim.simulator.windows.state import AGENT_KEY, WindowsState, default_windows_state
 from tests.builders import PLUGIN, public_key, standalone_osutils
 
 VMWARE = "cloudbaseinit.metadata.services.vmwareguestinfoservice.VMwareGuestInfoService"

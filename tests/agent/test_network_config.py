@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.network import (
+from guestsim.agent.network import (
     Bond,
     Link,
     NameServerService,
@@ -16,7 +16,7 @@ from agent.network import (
     NetworkDetailsV2,
     Route,
 )
-from agent.network_config import parse_network_config
+from guestsim.agent.network_config import parse_network_config
 
 
 def parse_yaml(text: str) -> NetworkDetailsV2:

@@ -2,7 +2,7 @@
 
 The v2 tests boot a whole machine on a simulated OpenStack serving ``network_data.json``,
 which the OpenStack HTTP service reads through
-:func:`agent.metadata.openstack_network.parse_network_data`. The v1 tests feed legacy
+:func:`guestsim.agent.metadata.openstack_network.parse_network_data`. The v1 tests feed legacy
 ``NetworkDetails`` through a stub service: the list is the plugin's input, not the
 behaviour under test. Every test asserts what the machine ends up with (adapters, IP
 settings, teams, routes), the ``plugin_end`` event and the status stored in the registry.
@@ -15,18 +15,18 @@ from typing import Any, ClassVar
 
 import pytest
 
-from agent import network
-from agent.metadata.base import MetadataService
-from agent.metadata.openstack import OpenStackHttpService
-from agent.metadata.openstack_network import parse_network_data, prefix_length
-from agent.plugins.base import PLUGIN_EXECUTION_DONE
-from simulator.clouds.openstack import OpenStackCloud, OpenStackModel
-from simulator.machine import RunResult
-from simulator.paths import bundled
-from simulator.scenario import load_scenario, run_scenario
-from simulator.trace import Event
-from simulator.windows.network import IPRoute
-from simulator.windows.state import (
+from guestsim.agent import network
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.metadata.openstack import OpenStackHttpService
+from guestsim.agent.metadata.openstack_network import parse_network_data, prefix_length
+from guestsim.agent.plugins.base import PLUGIN_EXECUTION_DONE
+from guestsim.simulator.clouds.openstack import OpenStackCloud, OpenStackModel
+from guestsim.simulator.machine import RunResult
+from guestsim.simulator.paths import bundled
+from guestsim.simulator.scenario import load_scenario, run_scenario
+from guestsim.simulator.trace import Event
+from guestsim.simulator.windows.network import IPRoute
+from guestsim.simulator.windows.state import (
     AGENT_KEY,
     NetworkAdapter,
     WindowsState,
@@ -903,8 +903,8 @@ def test_bond_vlan_scenario_ends_with_the_team_and_the_static_vlan() -> None:
 
 
 def test_an_empty_network_data_document_fails_the_plugin_as_upstream() -> None:
-    from simulator.clouds.openstack import OpenStackCloud, OpenStackModel
-    from simulator.faults import Fault, FaultPlan
+    from guestsim.simulator.clouds.openstack import OpenStackCloud, OpenStackModel
+    from guestsim.simulator.faults import Fault, FaultPlan
     from tests.builders import meta_data, openstack_machine
 
     cloud = OpenStackCloud(OpenStackModel(meta_data=meta_data(), network_data={"links": []}))

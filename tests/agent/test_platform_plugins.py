@@ -15,33 +15,44 @@ from typing import Any
 
 import pytest
 
-from agent.metadata.openstack import OpenStackHttpService
-from agent.osutils import (
+from guestsim.agent.metadata.openstack import OpenStackHttpService
+from guestsim.agent.osutils import (
     SERVICE_START_MODE_AUTOMATIC,
     SERVICE_START_MODE_MANUAL,
     SERVICE_STATUS_RUNNING,
     SERVICE_STATUS_STOPPED,
 )
-from agent.plugins import licensing as licensing_plugin
-from agent.plugins.azureguestagent import member_target
-from agent.plugins.base import PLUGIN_EXECUTION_DONE
-from agent.plugins.licensing import (
+from guestsim.agent.plugins import licensing as licensing_plugin
+from guestsim.agent.plugins.azureguestagent import member_target
+from guestsim.agent.plugins.base import PLUGIN_EXECUTION_DONE
+from guestsim.agent.plugins.licensing import (
     PRODUCT_KEYS,
     VOL_ACT_AVMA,
     VOL_ACT_KMS,
     get_volume_activation_product_key,
 )
-from agent.plugins.updates import MISSPELLED_INSTALL_HOUR_PROPERTY
-from simulator.machine import RunResult
-from simulator.trace import Event
-from simulator.windows import licensing as fake_licensing
-from simulator.windows.bootconfig import disk_signature
-from simulator.windows.licensing import AVMA, KMS_CLIENT, LICENSED, RETAIL, SPP_KEY
-from simulator.windows.osutils import FakeOSUtils
-from simulator.windows.power import POWER_SCHEMES_KEY, SCHEME_BALANCED, SUB_VIDEO, VIDEOIDLE
-from simulator.windows.software import DOTNET_4_KEY, version_resource
-from simulator.windows.state import AGENT_KEY, Drive, Service, WindowsState, default_windows_state
-from simulator.windows.updates import AUTO_UPDATE_KEY
+from guestsim.agent.plugins.updates import MISSPELLED_INSTALL_HOUR_PROPERTY
+from guestsim.simulator.machine import RunResult
+from guestsim.simulator.trace import Event
+from guestsim.simulator.windows import licensing as fake_licensing
+from guestsim.simulator.windows.bootconfig import disk_signature
+from guestsim.simulator.windows.licensing import AVMA, KMS_CLIENT, LICENSED, RETAIL, SPP_KEY
+from guestsim.simulator.windows.osutils import FakeOSUtils
+from guestsim.simulator.windows.power import (
+    POWER_SCHEMES_KEY,
+    SCHEME_BALANCED,
+    SUB_VIDEO,
+    VIDEOIDLE,
+)
+from guestsim.simulator.windows.software import DOTNET_4_KEY, version_resource
+from guestsim.simulator.windows.state import (
+    AGENT_KEY,
+    Drive,
+    Service,
+    WindowsState,
+    default_windows_state,
+)
+from guestsim.simulator.windows.updates import AUTO_UPDATE_KEY
 from tests.builders import INSTANCE_ID, meta_data, openstack_machine, register_metadata_service
 
 PLUGINS_KEY = f"{AGENT_KEY}\\{INSTANCE_ID}\\Plugins"

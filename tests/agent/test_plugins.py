@@ -1,6 +1,6 @@
 """Plugin behaviour on a simulated OpenStack guest: final machine state, trace, what the cloud got.
 
-Every test boots a whole :class:`simulator.machine.Machine` and asserts what a user of the
+Every test boots a whole :class:`guestsim.simulator.machine.Machine` and asserts what a user of the
 guest would observe: the computer name, accounts and groups, services, registry values, the
 DHCP and HTTP traffic, and the ``plugin_end`` event the agent records (status stored in the
 registry, reboot flag, success).
@@ -18,15 +18,15 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from agent.hostname import NETBIOS_HOST_NAME_MAX_LEN, normalise_host_name
-from agent.plugins.base import PLUGIN_EXECUTE_ON_NEXT_BOOT, PLUGIN_EXECUTION_DONE
-from simulator.clouds.openstack import OpenStackCloud
-from simulator.dhcp import DhcpServer
-from simulator.machine import Machine, RunResult
-from simulator.trace import Event, Trace
-from simulator.windows.osutils import FakeOSUtils, MachineHooks
-from simulator.windows.registry import RegType
-from simulator.windows.state import (
+from guestsim.agent.hostname import NETBIOS_HOST_NAME_MAX_LEN, normalise_host_name
+from guestsim.agent.plugins.base import PLUGIN_EXECUTE_ON_NEXT_BOOT, PLUGIN_EXECUTION_DONE
+from guestsim.simulator.clouds.openstack import OpenStackCloud
+from guestsim.simulator.dhcp import DhcpServer
+from guestsim.simulator.machine import Machine, RunResult
+from guestsim.simulator.trace import Event, Trace
+from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
+from guestsim.simulator.windows.registry import RegType
+from guestsim.simulator.windows.state import (
     AGENT_KEY,
     BUILTIN_ADMIN_RID,
     TIME_ZONE_KEY,
@@ -657,7 +657,7 @@ def test_mtu_fails_on_windows_older_than_6_0() -> None:
 
 
 def test_create_user_rename_admin_fails_without_a_builtin_administrator() -> None:
-    from simulator.windows.state import default_windows_state
+    from guestsim.simulator.windows.state import default_windows_state
 
     state = default_windows_state()
     state.users = [u for u in state.users if u.rid != 500]

@@ -1,7 +1,7 @@
 """Remote-access plugins on a simulated guest: SSH keys, WinRM listener and certificate
 authentication, server certificates, RDP settings and the RDP certificate thumbprint.
 
-Every test boots a whole :class:`simulator.machine.Machine` and asserts what a user of the
+Every test boots a whole :class:`guestsim.simulator.machine.Machine` and asserts what a user of the
 guest would observe: files, WinRM configuration, certificate stores, firewall rules,
 registry values, what the cloud received, and the ``plugin_end`` event (status stored in
 the registry, reboot flag, success).
@@ -20,30 +20,35 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from agent.metadata.base import MetadataService
-from agent.metadata.openstack import OpenStackHttpService
-from agent.osutils import (
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.metadata.openstack import OpenStackHttpService
+from guestsim.agent.osutils import (
     SERVICE_START_MODE_AUTOMATIC,
     SERVICE_START_MODE_DISABLED,
     SERVICE_START_MODE_MANUAL,
     SERVICE_STATUS_RUNNING,
 )
-from agent.plugins.base import (
+from guestsim.agent.plugins.base import (
     PLUGIN_EXECUTE_ON_NEXT_BOOT,
     PLUGIN_EXECUTION_DONE,
     Plugin,
     PluginResult,
     SharedData,
 )
-from agent.plugins.rdp import TERMINAL_SERVICES_POLICY_KEY
-from simulator.clouds.azure import AzureWireServer
-from simulator.machine import RunResult
-from simulator.scenario import load_scenario, run_scenario
-from simulator.trace import Event
-from simulator.windows.certificates import thumbprint_of
-from simulator.windows.registry import RegType
-from simulator.windows.state import AGENT_KEY, WindowsState, WindowsVersion, default_windows_state
-from simulator.windows.winrm import UAC_POLICY_KEY, UAC_REMOTE_VALUE, WinRMCertMapping
+from guestsim.agent.plugins.rdp import TERMINAL_SERVICES_POLICY_KEY
+from guestsim.simulator.clouds.azure import AzureWireServer
+from guestsim.simulator.machine import RunResult
+from guestsim.simulator.scenario import load_scenario, run_scenario
+from guestsim.simulator.trace import Event
+from guestsim.simulator.windows.certificates import thumbprint_of
+from guestsim.simulator.windows.registry import RegType
+from guestsim.simulator.windows.state import (
+    AGENT_KEY,
+    WindowsState,
+    WindowsVersion,
+    default_windows_state,
+)
+from guestsim.simulator.windows.winrm import UAC_POLICY_KEY, UAC_REMOTE_VALUE, WinRMCertMapping
 from tests.builders import (
     FIXTURES,
     INSTANCE_ID,

@@ -1,7 +1,7 @@
 """Storage plugins on a whole guest: ExtendVolumes, PageFiles, SANPolicy, TRIM, EphemeralDisk.
 
-Every test boots a :class:`simulator.machine.Machine` (OpenStack, or Azure for the ephemeral
-disk's data-loss warning) and asserts what a user of the guest would see: volume sizes and
+Every test boots a :class:`guestsim.simulator.machine.Machine` (OpenStack, or Azure for the
+ephemeral disk's data-loss warning) and asserts what a user of the guest would see: volume sizes and
 the partition table, the registry, files on the ephemeral disk, reboots, the ``plugin_end``
 events (status, reboot flag, success) and the agent's log lines.
 """
@@ -14,25 +14,25 @@ from typing import Any
 
 import pytest
 
-from agent.config import config_from_options
-from agent.metadata.openstack import OpenStackHttpService
-from agent.plugins import registry
-from agent.plugins.base import PLUGIN_EXECUTE_ON_NEXT_BOOT, PLUGIN_EXECUTION_DONE
-from agent.plugins.ephemeraldisk import EphemeralDiskPlugin
-from agent.plugins.extendvolumes import ExtendVolumesPlugin
-from agent.plugins.pagefiles import PageFilesPlugin
-from agent.plugins.sanpolicy import SANPolicyPlugin
-from agent.plugins.trim import TrimConfigPlugin
-from agent.windows.storage import SAN_POLICY_OFFLINE, SAN_POLICY_ONLINE
-from simulator.clouds import DocumentSource, attach_to_machine, build_clouds
-from simulator.clouds.azure import DEFAULT_ROLE_INSTANCE_ID
-from simulator.dhcp import DhcpServer
-from simulator.machine import Machine, RunResult
-from simulator.paths import bundled
-from simulator.trace import Event
-from simulator.windows.registry import RegistryError, RegType
-from simulator.windows.state import AGENT_KEY, WindowsState, default_windows_state
-from simulator.windows.storage import (
+from guestsim.agent.config import config_from_options
+from guestsim.agent.metadata.openstack import OpenStackHttpService
+from guestsim.agent.plugins import registry
+from guestsim.agent.plugins.base import PLUGIN_EXECUTE_ON_NEXT_BOOT, PLUGIN_EXECUTION_DONE
+from guestsim.agent.plugins.ephemeraldisk import EphemeralDiskPlugin
+from guestsim.agent.plugins.extendvolumes import ExtendVolumesPlugin
+from guestsim.agent.plugins.pagefiles import PageFilesPlugin
+from guestsim.agent.plugins.sanpolicy import SANPolicyPlugin
+from guestsim.agent.plugins.trim import TrimConfigPlugin
+from guestsim.agent.windows.storage import SAN_POLICY_OFFLINE, SAN_POLICY_ONLINE
+from guestsim.simulator.clouds import DocumentSource, attach_to_machine, build_clouds
+from guestsim.simulator.clouds.azure import DEFAULT_ROLE_INSTANCE_ID
+from guestsim.simulator.dhcp import DhcpServer
+from guestsim.simulator.machine import Machine, RunResult
+from guestsim.simulator.paths import bundled
+from guestsim.simulator.trace import Event
+from guestsim.simulator.windows.registry import RegistryError, RegType
+from guestsim.simulator.windows.state import AGENT_KEY, WindowsState, default_windows_state
+from guestsim.simulator.windows.storage import (
     GIB,
     MIB,
     SECTOR,
@@ -41,7 +41,7 @@ from simulator.windows.storage import (
     Volume,
     attach_ntfs_disk,
 )
-from simulator.windows.volumes import (
+from guestsim.simulator.windows.volumes import (
     DISABLE_DELETE_NOTIFICATION,
     FILE_SYSTEM_KEY,
     MEMORY_MANAGEMENT_KEY,

@@ -7,12 +7,12 @@ import logging
 import jinja2
 import pytest
 
-from agent.config import default_config
-from agent.metadata.base import MetadataService
-from agent.metadata.openstack import OpenStackHttpService
-from agent.plugins.base import AgentContext
-from agent.userdata.templating import render_template, template_type
-from simulator.clouds.openstack import OpenStackCloud, OpenStackModel
+from guestsim.agent.config import default_config
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.metadata.openstack import OpenStackHttpService
+from guestsim.agent.plugins.base import AgentContext
+from guestsim.agent.userdata.templating import render_template, template_type
+from guestsim.simulator.clouds.openstack import OpenStackCloud, OpenStackModel
 from tests.builders import INSTANCE_ID, meta_data, public_key, serving, standalone_osutils
 
 KEY = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 user@host"
@@ -130,7 +130,7 @@ def test_the_header_is_only_looked_for_on_the_first_line() -> None:
 
 def test_the_first_line_is_dropped_and_the_rest_rendered(caplog: pytest.LogCaptureFixture) -> None:
     data = b"## template: jinja\n#cloud-config\nset_hostname: {{ v1['local-hostname'] }}\n"
-    with caplog.at_level(logging.INFO, logger="agent.userdata.templating"):
+    with caplog.at_level(logging.INFO, logger="guestsim.agent.userdata.templating"):
         rendered = render_template(data, FixedService())
     # Jinja's default drops the single trailing newline; upstream keeps that default.
     assert rendered == b"#cloud-config\nset_hostname: web-01.example.org"

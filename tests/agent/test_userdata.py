@@ -17,15 +17,15 @@ from typing import Any
 
 import pytest
 
-from agent.config import config_from_options
-from agent.plugins.base import PLUGIN_EXECUTE_ON_NEXT_BOOT, PLUGIN_EXECUTION_DONE
-from agent.userdata.exitcodes import get_plugin_return_value
-from simulator.clouds import DocumentSource, attach_to_machine, build_clouds
-from simulator.clouds.ec2 import EC2Cloud
-from simulator.machine import Machine, RunResult
-from simulator.trace import Event
-from simulator.windows.scripts import ScriptDeclaration, ScriptRunSpec
-from simulator.windows.state import AGENT_KEY, WindowsState, default_windows_state
+from guestsim.agent.config import config_from_options
+from guestsim.agent.plugins.base import PLUGIN_EXECUTE_ON_NEXT_BOOT, PLUGIN_EXECUTION_DONE
+from guestsim.agent.userdata.exitcodes import get_plugin_return_value
+from guestsim.simulator.clouds import DocumentSource, attach_to_machine, build_clouds
+from guestsim.simulator.clouds.ec2 import EC2Cloud
+from guestsim.simulator.machine import Machine, RunResult
+from guestsim.simulator.trace import Event
+from guestsim.simulator.windows.scripts import ScriptDeclaration, ScriptRunSpec
+from guestsim.simulator.windows.state import AGENT_KEY, WindowsState, default_windows_state
 from tests.builders import FIXTURES, INSTANCE_ID, openstack_machine
 
 UD = "cloudbaseinit.plugins.common.userdata.UserDataPlugin"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from agent.plugins.base import PLUGIN_EXECUTE_ON_NEXT_BOOT, PLUGIN_EXECUTION_DONE
-from simulator.machine import RunResult
-from simulator.windows.scripts import ScriptDeclaration, ScriptRunSpec
+from guestsim.agent.plugins.base import PLUGIN_EXECUTE_ON_NEXT_BOOT, PLUGIN_EXECUTION_DONE
+from guestsim.simulator.machine import RunResult
+from guestsim.simulator.windows.scripts import ScriptDeclaration, ScriptRunSpec
 from tests.agent.test_userdata import (
     TEMP,
     declare,

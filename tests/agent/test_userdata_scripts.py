@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
-from agent.plugins.base import PLUGIN_EXECUTE_ON_NEXT_BOOT, PLUGIN_EXECUTION_DONE
-from simulator.windows.scripts import ScriptDeclaration, ScriptRunSpec
+from guestsim.agent.plugins.base import PLUGIN_EXECUTE_ON_NEXT_BOOT, PLUGIN_EXECUTION_DONE
+from guestsim.simulator.windows.scripts import ScriptDeclaration, ScriptRunSpec
 from tests.agent.test_userdata import (
     TEMP,
     declare,

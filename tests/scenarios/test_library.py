@@ -1,4 +1,5 @@
-"""Every bundled scenario passes, and each one can fail."""
+"""Every bundled scenario can fail; that each one passes is shown by pytest collecting the
+library itself (``guestsim_scenarios`` in pyproject.toml: one item per scenario)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from simulator.expectations import check_expectations
-from simulator.paths import bundled
-from simulator.scenario import discover, load_scenario, run_scenario
+from guestsim.simulator.expectations import check_expectations
+from guestsim.simulator.paths import bundled
+from guestsim.simulator.scenario import discover, load_scenario, run_scenario
 
 LIBRARY = discover([bundled("scenarios")])
 
@@ -22,12 +23,6 @@ def test_the_library_has_the_stories_of_the_foundation() -> None:
         "plugin-raises",
         "no-metadata-service",
     } <= names
-
-
-@pytest.mark.parametrize("path", LIBRARY, ids=[p.stem for p in LIBRARY])
-def test_bundled_scenario_passes(path: Path) -> None:
-    outcome = run_scenario(load_scenario(path))
-    assert outcome.failures == []
 
 
 @pytest.mark.parametrize("path", LIBRARY, ids=[p.stem for p in LIBRARY])

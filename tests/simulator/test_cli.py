@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from simulator.cli import cli, main
-from simulator.paths import bundled
+from guestsim.simulator.cli import cli, main
+from guestsim.simulator.paths import bundled
 
 LIBRARY = bundled("scenarios")
 BOOT = LIBRARY / "reboots"
@@ -34,13 +34,40 @@ def run_main(
     return (code if isinstance(code, int) else 0), out, err
 
 
-def test_run_without_paths_runs_the_bundled_library() -> None:
-    result = invoke("run")
-    assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
-    count = len(list(bundled("scenarios").rglob("*.yaml")))
+def test_the_bundled_library_gives_the_same_report_serially_and_in_two_workers(
+    tmp_path: Path,
+) -> None:
+    reports = {}
+    for jobs in ("1", "2"):
+        folder = tmp_path / f"jobs-{jobs}"
+        folder.mkdir()
+        json_report, junit = str(folder / "r.json"), str(folder / "r.xml")
+        result = invoke("run", "--jobs", jobs, "--json", json_report, "--junit", junit)
+        assert result.exit_code == 0, result.output
+        reports[jobs] = (
+            result.output,
+            (folder / "r.json").read_text(),
+            (folder / "r.xml").read_bytes(),  # every scenario's trace is its system-out
+        )
+    assert reports["2"] == reports["1"]
+    lines = reports["1"][0].splitlines()
+    count = len(list(LIBRARY.rglob("*.yaml")))
     assert lines[-1] == f"{count} passed, 0 failed"
     assert sum(line.startswith("PASS") for line in lines) == count
+
+
+def test_jobs_keeps_failures_and_their_order(tmp_path: Path) -> None:
+    failing = tmp_path / "a-wrong-name.yaml"
+    failing.write_text(
+        (BOOT / "hostname-reboot-allowed.yaml")
+        .read_text()
+        .replace("computer_name: app-server-02", "computer_name: somebody-else")
+    )
+    paths = [str(failing), str(BOOT / "hostname-reboot-disallowed.yaml"), str(BOOT)]
+    serial, spread = invoke("run", *paths), invoke("run", "--jobs", "0", *paths)
+    assert spread.exit_code == serial.exit_code == 1
+    assert spread.output == serial.output
+    assert spread.output.startswith("FAIL  a-wrong-name  (2 boots)\n      - computer_name:")
 
 
 def test_a_failing_scenario_exits_1_and_reports_its_unmet_expectations(tmp_path: Path) -> None:
@@ -197,7 +224,9 @@ def test_the_json_report_follows_its_published_schema(tmp_path: Path) -> None:
 
     import jsonschema
 
-    schema = resources.files("simulator").joinpath("schemas/report.schema.json").read_text()
+    schema = (
+        resources.files("guestsim.simulator").joinpath("schemas/report.schema.json").read_text()
+    )
     report = tmp_path / "r.json"
     invoke("run", str(BOOT), "--json", str(report))
     document = json.loads(report.read_text())

@@ -21,15 +21,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
-from simulator.clouds import azure, build_clouds, cloud_schema
-from simulator.clouds.base import SimRequest, SimResponse
-from simulator.clouds.documents import DocumentSource
-from simulator.dhcp import DhcpServer
-from simulator.errors import ScenarioError
-from simulator.faults import Fault
-from simulator.machine import Machine
-from simulator.scenario import Scenario, load_scenario
-from simulator.windows.state import Drive, default_windows_state
+from guestsim.simulator.clouds import azure, build_clouds, cloud_schema
+from guestsim.simulator.clouds.base import SimRequest, SimResponse
+from guestsim.simulator.clouds.documents import DocumentSource
+from guestsim.simulator.dhcp import DhcpServer
+from guestsim.simulator.errors import ScenarioError
+from guestsim.simulator.faults import Fault
+from guestsim.simulator.machine import Machine
+from guestsim.simulator.scenario import Scenario, load_scenario
+from guestsim.simulator.windows.state import Drive, default_windows_state
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures" / "clouds" / "azure"

@@ -9,17 +9,17 @@ from typing import Any
 
 import pytest
 
-from simulator.clouds import DocumentSource, build_clouds, cloud_schema
-from simulator.clouds.base import CloudApp, SimRequest, SimResponse
-from simulator.clouds.cloudstack import (
+from guestsim.simulator.clouds import DocumentSource, build_clouds, cloud_schema
+from guestsim.simulator.clouds.base import CloudApp, SimRequest, SimResponse
+from guestsim.simulator.clouds.cloudstack import (
     DEFAULT_BASE_URL,
     CloudStackMetadata,
     CloudStackPasswordServer,
     build,
 )
-from simulator.errors import ScenarioError
-from simulator.scenario import load_scenario
-from simulator.transport import LoopbackServer
+from guestsim.simulator.errors import ScenarioError
+from guestsim.simulator.scenario import load_scenario
+from guestsim.simulator.transport import LoopbackServer
 
 SEND = "send_my_password"
 SAVED = "saved_password"

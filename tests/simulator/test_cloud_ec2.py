@@ -12,10 +12,10 @@ import pytest
 import requests
 from freezegun import freeze_time
 
-from simulator.clouds import build_clouds, cloud_schema
-from simulator.clouds.base import SimRequest, SimResponse
-from simulator.clouds.documents import DocumentSource
-from simulator.clouds.ec2 import (
+from guestsim.simulator.clouds import build_clouds, cloud_schema
+from guestsim.simulator.clouds.base import SimRequest, SimResponse
+from guestsim.simulator.clouds.documents import DocumentSource
+from guestsim.simulator.clouds.ec2 import (
     DEFAULT_BASE_URL,
     MAX_TTL_SECONDS,
     TOKEN_HEADER,
@@ -25,11 +25,11 @@ from simulator.clouds.ec2 import (
     EC2Model,
     build,
 )
-from simulator.errors import ScenarioError
-from simulator.paths import bundled
-from simulator.scenario import load_scenario, run_scenario
-from simulator.trace import Trace
-from simulator.transport import Gateway, InProcessTransport, LoopbackServer
+from guestsim.simulator.errors import ScenarioError
+from guestsim.simulator.paths import bundled
+from guestsim.simulator.scenario import load_scenario, run_scenario
+from guestsim.simulator.trace import Trace
+from guestsim.simulator.transport import Gateway, InProcessTransport, LoopbackServer
 from tests.builders import FIXTURES, public_key
 
 SCENARIOS = bundled("scenarios") / "clouds"

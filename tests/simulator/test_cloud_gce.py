@@ -9,9 +9,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from simulator.clouds import DocumentSource, build_clouds, cloud_schema
-from simulator.clouds.base import SimRequest, SimResponse
-from simulator.clouds.gce import DEFAULT_BASE_URL, GceCloud, GceModel, build
+from guestsim.simulator.clouds import DocumentSource, build_clouds, cloud_schema
+from guestsim.simulator.clouds.base import SimRequest, SimResponse
+from guestsim.simulator.clouds.gce import DEFAULT_BASE_URL, GceCloud, GceModel, build
 from tests.builders import FIXTURES
 
 V = "/computeMetadata/v1"

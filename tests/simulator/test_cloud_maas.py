@@ -8,10 +8,10 @@ from typing import Any
 import jsonschema
 import pytest
 
-from agent.metadata.maas import oauth_plaintext_header
-from simulator.clouds import DocumentSource, build_clouds, cloud_schema
-from simulator.clouds.base import SimRequest, SimResponse
-from simulator.clouds.maas import (
+from guestsim.agent.metadata.maas import oauth_plaintext_header
+from guestsim.simulator.clouds import DocumentSource, build_clouds, cloud_schema
+from guestsim.simulator.clouds.base import SimRequest, SimResponse
+from guestsim.simulator.clouds.maas import (
     DEFAULT_BASE_URL,
     MaasCloud,
     MaasCredentials,
@@ -19,7 +19,7 @@ from simulator.clouds.maas import (
     build,
     parse_oauth_header,
 )
-from simulator.errors import ScenarioError
+from guestsim.simulator.errors import ScenarioError
 from tests.builders import FIXTURES, public_key
 
 CREDENTIALS = MaasCredentials("consumer", "token", "token-secret")

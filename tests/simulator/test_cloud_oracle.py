@@ -10,14 +10,14 @@ import jsonschema
 import pytest
 import requests
 
-from simulator.clouds import build_clouds, cloud_schema
-from simulator.clouds.base import SimRequest, SimResponse
-from simulator.clouds.documents import DocumentSource
-from simulator.clouds.oracle import DEFAULT_BASE_URL, OracleCloud, OracleModel, build
-from simulator.paths import bundled
-from simulator.scenario import load_scenario, run_scenario
-from simulator.trace import Trace
-from simulator.transport import Gateway, InProcessTransport, LoopbackServer
+from guestsim.simulator.clouds import build_clouds, cloud_schema
+from guestsim.simulator.clouds.base import SimRequest, SimResponse
+from guestsim.simulator.clouds.documents import DocumentSource
+from guestsim.simulator.clouds.oracle import DEFAULT_BASE_URL, OracleCloud, OracleModel, build
+from guestsim.simulator.paths import bundled
+from guestsim.simulator.scenario import load_scenario, run_scenario
+from guestsim.simulator.trace import Trace
+from guestsim.simulator.transport import Gateway, InProcessTransport, LoopbackServer
 from tests.builders import FIXTURES, public_key
 
 SCENARIO = bundled("scenarios") / "clouds" / "oracle-happy-path.yaml"

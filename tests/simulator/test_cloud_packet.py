@@ -12,20 +12,20 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from simulator.clouds import build_clouds, cloud_schema
-from simulator.clouds.base import CloudApp, SimRequest, SimResponse
-from simulator.clouds.documents import DocumentSource
-from simulator.clouds.packet import (
+from guestsim.simulator.clouds import build_clouds, cloud_schema
+from guestsim.simulator.clouds.base import CloudApp, SimRequest, SimResponse
+from guestsim.simulator.clouds.documents import DocumentSource
+from guestsim.simulator.clouds.packet import (
     DEFAULT_BASE_URL,
     PacketMetadataCloud,
     PacketModel,
     PacketPhoneHomeCloud,
     build,
 )
-from simulator.paths import bundled
-from simulator.scenario import load_scenario, run_scenario
-from simulator.trace import Trace
-from simulator.transport import Gateway, InProcessTransport, LoopbackServer
+from guestsim.simulator.paths import bundled
+from guestsim.simulator.scenario import load_scenario, run_scenario
+from guestsim.simulator.trace import Trace
+from guestsim.simulator.transport import Gateway, InProcessTransport, LoopbackServer
 from tests.builders import FIXTURES, public_key
 
 SCENARIO = bundled("scenarios") / "clouds" / "packet-happy-path.yaml"

@@ -7,15 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from simulator.paths import bundled
-from simulator.scenario import load_scenario, run_scenario
+from guestsim.simulator.paths import bundled
+from guestsim.simulator.scenario import load_scenario, run_scenario
 
 SCENARIO = bundled("scenarios") / "clouds" / "openstack-happy-path.yaml"
 REPO = Path(__file__).resolve().parents[2]
 
 _PRINT_TRACE = (
     "import sys\n"
-    "from simulator.scenario import load_scenario, run_scenario\n"
+    "from guestsim.simulator.scenario import load_scenario, run_scenario\n"
     "sys.stdout.write(run_scenario(load_scenario(sys.argv[1])).result.trace.to_jsonl())\n"
 )
 

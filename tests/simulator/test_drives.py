@@ -11,11 +11,16 @@ import random
 
 import pytest
 
-from agent.config import config_from_options
-from simulator.machine import Machine
-from simulator.trace import Trace
-from simulator.windows.osutils import FakeOSUtils, MachineHooks
-from simulator.windows.state import Drive, WindowsState, default_windows_state, drive_letter
+from guestsim.agent.config import config_from_options
+from guestsim.simulator.machine import Machine
+from guestsim.simulator.trace import Trace
+from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
+from guestsim.simulator.windows.state import (
+    Drive,
+    WindowsState,
+    default_windows_state,
+    drive_letter,
+)
 
 
 def fake_os(state: WindowsState) -> FakeOSUtils:

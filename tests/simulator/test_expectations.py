@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.expectations import check_expectations
+from guestsim.simulator.expectations import check_expectations
 from tests.builders import openstack_machine
 
 

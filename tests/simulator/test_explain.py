@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from simulator.cli import cli
-from simulator.paths import bundled
+from guestsim.simulator.cli import cli
+from guestsim.simulator.paths import bundled
 
 SCENARIOS = bundled("scenarios")
 

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.osutils import ItemNotFound, OSUtilsError
-from simulator.trace import Trace
-from simulator.windows.network import IPRoute, IPSettings
-from simulator.windows.osutils import FakeOSUtils, MachineHooks
-from simulator.windows.state import (
+from guestsim.agent.osutils import ItemNotFound, OSUtilsError
+from guestsim.simulator.trace import Trace
+from guestsim.simulator.windows.network import IPRoute, IPSettings
+from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
+from guestsim.simulator.windows.state import (
     NetworkAdapter,
     WindowsState,
     WindowsVersion,

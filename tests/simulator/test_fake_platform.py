@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.osutils import (
+from guestsim.agent.osutils import (
     SERVICE_START_MODE_AUTOMATIC,
     SERVICE_START_MODE_MANUAL,
     SERVICE_STATUS_RUNNING,
@@ -25,12 +25,12 @@ from agent.osutils import (
     ItemNotFound,
     OSUtilsError,
 )
-from simulator.errors import NotModelled
-from simulator.media import build_disk, build_image
-from simulator.trace import Trace
-from simulator.windows.bootconfig import disk_signature
-from simulator.windows.fakebase import MachineHooks
-from simulator.windows.licensing import (
+from guestsim.simulator.errors import NotModelled
+from guestsim.simulator.media import build_disk, build_image
+from guestsim.simulator.trace import Trace
+from guestsim.simulator.windows.bootconfig import disk_signature
+from guestsim.simulator.windows.fakebase import MachineHooks
+from guestsim.simulator.windows.licensing import (
     AVMA,
     INITIAL_GRACE,
     KMS_CLIENT,
@@ -41,23 +41,23 @@ from simulator.windows.licensing import (
     SPP_KEY,
     release_of,
 )
-from simulator.windows.osutils import FakeOSUtils
-from simulator.windows.power import (
+from guestsim.simulator.windows.osutils import FakeOSUtils
+from guestsim.simulator.windows.power import (
     POWER_SCHEMES_KEY,
     SCHEME_BALANCED,
     SCHEME_HIGH_PERFORMANCE,
     SUB_VIDEO,
     VIDEOIDLE,
 )
-from simulator.windows.registry import RegType
-from simulator.windows.software import (
+from guestsim.simulator.windows.registry import RegType
+from guestsim.simulator.windows.software import (
     DOTNET_4_KEY,
     read_version_resource,
     version_resource,
 )
-from simulator.windows.state import WindowsState, default_windows_state
-from simulator.windows.storage import attach_disk
-from simulator.windows.updates import AUTO_UPDATE_KEY
+from guestsim.simulator.windows.state import WindowsState, default_windows_state
+from guestsim.simulator.windows.storage import attach_disk
+from guestsim.simulator.windows.updates import AUTO_UPDATE_KEY
 
 SLMGR = "C:\\Windows\\system32\\slmgr.vbs"
 GVLK_2019 = "WMDGN-G9PQG-XVVXX-R3X43-63DFG"

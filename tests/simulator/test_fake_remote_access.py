@@ -19,16 +19,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from agent.osutils import OSUtilsError
-from simulator.clock import DEFAULT_EPOCH, VirtualClock
-from simulator.errors import NotModelled
-from simulator.trace import Trace
-from simulator.windows.certificates import machine_key, thumbprint_of
-from simulator.windows.fakebase import MachineHooks
-from simulator.windows.osutils import FakeOSUtils
-from simulator.windows.registry import RegType
-from simulator.windows.state import WindowsState, default_windows_state
-from simulator.windows.winrm import UAC_POLICY_KEY, UAC_REMOTE_VALUE, WinRMListener
+from guestsim.agent.osutils import OSUtilsError
+from guestsim.simulator.clock import DEFAULT_EPOCH, VirtualClock
+from guestsim.simulator.errors import NotModelled
+from guestsim.simulator.trace import Trace
+from guestsim.simulator.windows.certificates import machine_key, thumbprint_of
+from guestsim.simulator.windows.fakebase import MachineHooks
+from guestsim.simulator.windows.osutils import FakeOSUtils
+from guestsim.simulator.windows.registry import RegType
+from guestsim.simulator.windows.state import WindowsState, default_windows_state
+from guestsim.simulator.windows.winrm import UAC_POLICY_KEY, UAC_REMOTE_VALUE, WinRMListener
 from tests.builders import FIXTURES
 
 CLIENT_PEM = (FIXTURES / "certs" / "winrm-client-admin.pem").read_text()

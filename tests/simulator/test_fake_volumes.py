@@ -11,19 +11,19 @@ import logging
 
 import pytest
 
-import simulator.media as media
-from agent.osutils import ItemNotFound, OSUtilsError
-from agent.windows.storage import (
+import guestsim.simulator.media as media
+from guestsim.agent.osutils import ItemNotFound, OSUtilsError
+from guestsim.agent.windows.storage import (
     SAN_POLICY_OFFLINE,
     SAN_POLICY_OFFLINE_SHARED,
     SAN_POLICY_ONLINE,
 )
-from simulator.errors import NotModelled
-from simulator.trace import Event
-from simulator.windows.osutils import FakeOSUtils
-from simulator.windows.registry import RegType
-from simulator.windows.state import Drive, WindowsState, default_windows_state
-from simulator.windows.storage import (
+from guestsim.simulator.errors import NotModelled
+from guestsim.simulator.trace import Event
+from guestsim.simulator.windows.osutils import FakeOSUtils
+from guestsim.simulator.windows.registry import RegType
+from guestsim.simulator.windows.state import Drive, WindowsState, default_windows_state
+from guestsim.simulator.windows.storage import (
     GIB,
     MIB,
     SECTOR,
@@ -40,7 +40,7 @@ from simulator.windows.storage import (
     usable_end,
     vds_volume_name,
 )
-from simulator.windows.volumes import (
+from guestsim.simulator.windows.volumes import (
     DISABLE_DELETE_NOTIFICATION,
     FILE_SYSTEM_KEY,
     MEMORY_MANAGEMENT_KEY,
@@ -53,7 +53,7 @@ from simulator.windows.volumes import (
 from tests.builders import standalone_osutils
 
 C_END = SYSTEM_DISK_SIZE - MIB  # C: after extending: from 1 MiB to the end of disk 0
-STORAGE_LOGGER = "agent.windows.storage"
+STORAGE_LOGGER = "guestsim.agent.windows.storage"
 
 
 def guest(state: WindowsState | None = None) -> FakeOSUtils:

@@ -15,12 +15,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.osutils import InvalidState, ItemNotFound, OSUtilsError
-from simulator.errors import NotModelled
-from simulator.trace import Event, Trace
-from simulator.windows.osutils import FakeOSUtils, MachineHooks
-from simulator.windows.registry import RegType
-from simulator.windows.state import (
+from guestsim.agent.osutils import InvalidState, ItemNotFound, OSUtilsError
+from guestsim.simulator.errors import NotModelled
+from guestsim.simulator.trace import Event, Trace
+from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
+from guestsim.simulator.windows.registry import RegType
+from guestsim.simulator.windows.state import (
     AGENT_KEY,
     BUILTIN_ADMIN_RID,
     PROFILE_LIST_KEY,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.faults import Fault, FaultPlan, parse_fault
+from guestsim.simulator.faults import Fault, FaultPlan, parse_fault
 from tests.builders import openstack_machine
 
 META = "/openstack/latest/meta_data.json"

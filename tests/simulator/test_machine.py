@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from agent.metadata.base import MetadataService
-from agent.osutils import OSUtils
-from agent.plugins.base import PLUGIN_EXECUTION_DONE, Plugin, PluginResult, SharedData
-from simulator.clock import DEFAULT_EPOCH
-from simulator.machine import REBOOT_DURATION_S
+from guestsim.agent.metadata.base import MetadataService
+from guestsim.agent.osutils import OSUtils
+from guestsim.agent.plugins.base import PLUGIN_EXECUTION_DONE, Plugin, PluginResult, SharedData
+from guestsim.simulator.clock import DEFAULT_EPOCH
+from guestsim.simulator.machine import REBOOT_DURATION_S
 from tests.builders import openstack_machine, register_plugin
 
 CLOCK_FILE = "C:\\clock.txt"
@@ -77,7 +77,7 @@ def test_an_unmodelled_os_call_stops_the_run_with_a_finding_naming_it(
 
 
 def test_fake_windows_implements_the_whole_os_boundary() -> None:
-    from simulator.windows.osutils import FakeOSUtils
+    from guestsim.simulator.windows.osutils import FakeOSUtils
 
     protocol_methods = {
         name for name in vars(OSUtils) if not name.startswith("_") and callable(vars(OSUtils)[name])

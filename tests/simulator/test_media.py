@@ -1,4 +1,4 @@
-"""Config-drive images: independent tools must read what simulator.media builds.
+"""Config-drive images: independent tools must read what guestsim.simulator.media builds.
 
 isoinfo (genisoimage), bsdtar (libarchive-tools), 7z (p7zip-full), mtools, fsck.vfat
 (dosfstools) and partx (util-linux) read the images; when one is missing its tests skip,
@@ -30,10 +30,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pycdlib.pycdlibexception import PyCdlibInvalidInput
 
-from simulator import media
-from simulator.cli import cli, main
-from simulator.media import iso as iso_module
-from simulator.media.common import MediaError, parse_tree
+from guestsim.simulator import media
+from guestsim.simulator.cli import cli, main
+from guestsim.simulator.media import iso as iso_module
+from guestsim.simulator.media.common import MediaError, parse_tree
 
 REPO = Path(__file__).resolve().parents[2]
 SECTOR = 512

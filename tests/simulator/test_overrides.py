@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agent.config import DEFAULT_PLUGINS
-from simulator.cli import cli
-from simulator.overrides import OverrideError, load_overrides
-from simulator.paths import bundled
-from simulator.scenario import Scenario, discover, load_scenario, run_scenario
+from guestsim.agent.config import DEFAULT_PLUGINS
+from guestsim.simulator.cli import cli
+from guestsim.simulator.overrides import OverrideError, load_overrides
+from guestsim.simulator.paths import bundled
+from guestsim.simulator.scenario import Scenario, discover, load_scenario, run_scenario
 
 STOCK = bundled("fixtures") / "confs" / "stock-cloudbase-init.conf"
 LIBRARY = [load_scenario(path) for path in discover([bundled("scenarios")])]

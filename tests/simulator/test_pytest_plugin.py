@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from simulator.paths import bundled
+# pytester's in-process runs restore sys.modules afterwards; the plugin imports the
+# simulator lazily, so load it here, once, or each inner run would import requests anew.
+import guestsim.simulator.testing  # noqa: F401
+from guestsim.simulator.paths import bundled
 
 PLUGINS_AND_CLOUD = """
 def test_hostname_from_an_edited_document(guest_machine, metadata_cloud):

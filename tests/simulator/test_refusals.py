@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from simulator.clouds import CLOUD_TYPES, DocumentSource, build_clouds
+from guestsim.simulator.clouds import CLOUD_TYPES, DocumentSource, build_clouds
 from tests.builders import serving
 
 # cloud -> (method, URL, headers, body, expected status, text the answer must contain)

@@ -10,7 +10,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from simulator.windows.registry import (
+from guestsim.simulator.windows.registry import (
     KeyNotFound,
     Registry,
     RegistryError,

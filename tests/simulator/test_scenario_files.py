@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from simulator.errors import ScenarioError
-from simulator.scenario import discover, load_scenario
+from guestsim.simulator.errors import ScenarioError
+from guestsim.simulator.scenario import discover, load_scenario
 
 VALID = """
 description: minimal

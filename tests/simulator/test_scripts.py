@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from agent.osutils import OSUtilsError
-from simulator.errors import NotModelled, ScenarioError
-from simulator.scenario import load_scenario, run_scenario
-from simulator.trace import Trace
-from simulator.windows.osutils import FakeOSUtils, MachineHooks
-from simulator.windows.registry import RegType
-from simulator.windows.scripts import (
+from guestsim.agent.osutils import OSUtilsError
+from guestsim.simulator.errors import NotModelled, ScenarioError
+from guestsim.simulator.scenario import load_scenario, run_scenario
+from guestsim.simulator.trace import Trace
+from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
+from guestsim.simulator.windows.registry import RegType
+from guestsim.simulator.windows.scripts import (
     AddUser,
     CreateFile,
     ScriptDeclaration,
@@ -29,7 +29,7 @@ from simulator.windows.scripts import (
     SetRegistryValue,
     declaration_from_spec,
 )
-from simulator.windows.state import WindowsState, default_windows_state
+from guestsim.simulator.windows.state import WindowsState, default_windows_state
 
 SCRIPT = "C:\\Scripts\\setup.ps1"
 POWERSHELL_64 = "C:\\Windows\\system32\\WindowsPowerShell\\v1.0\\powershell.exe"

@@ -9,10 +9,10 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.cli import cli
-from simulator.paths import bundled
-from simulator.scenario import discover
-from simulator.selection import SelectionError, matches_keywords, parse_shard, shard
+from guestsim.simulator.cli import cli
+from guestsim.simulator.paths import bundled
+from guestsim.simulator.scenario import discover
+from guestsim.simulator.selection import SelectionError, matches_keywords, parse_shard, shard
 
 
 @pytest.mark.parametrize(

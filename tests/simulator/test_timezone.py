@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from agent.osutils import OSUtilsError
-from simulator.windows.state import default_windows_state
-from simulator.windows.timezone import DEFAULT_WINDOWS_ZONE
+from guestsim.agent.osutils import OSUtilsError
+from guestsim.simulator.windows.state import default_windows_state
+from guestsim.simulator.windows.timezone import DEFAULT_WINDOWS_ZONE
 from tests.builders import standalone_osutils
 
 

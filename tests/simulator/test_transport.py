@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from simulator.clouds import DocumentSource, build_clouds
-from simulator.paths import bundled
-from simulator.scenario import discover, load_scenario, run_scenario
-from simulator.transport import LoopbackServer
+from guestsim.simulator.clouds import DocumentSource, build_clouds
+from guestsim.simulator.paths import bundled
+from guestsim.simulator.scenario import discover, load_scenario, run_scenario
+from guestsim.simulator.transport import LoopbackServer
 
 HAPPY_PATHS = [
     path for path in discover([bundled("scenarios")]) if path.stem.endswith("happy-path")
@@ -51,7 +51,7 @@ def test_guestsim_serve_answers_on_loopback_until_stopped(tmp_path: Path) -> Non
         [
             sys.executable,
             "-c",
-            "from simulator.cli import main; main()",
+            "from guestsim.simulator.cli import main; main()",
             "serve",
             "openstack",
             "--fault",

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from simulator.cli import cli
-from simulator.paths import bundled
-from simulator.validate import validate
+from guestsim.simulator.cli import cli
+from guestsim.simulator.paths import bundled
+from guestsim.simulator.validate import validate
 
 P = "cloudbaseinit.plugins."
 CREATE = f"{P}windows.createuser.CreateUserPlugin"

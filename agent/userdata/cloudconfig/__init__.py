@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from agent.userdata.cloudconfig import (
+from guestsim.agent.userdata.cloudconfig import (
     groups,
     hostname,
     ntp,
@@ -21,11 +21,11 @@ from agent.userdata.cloudconfig import (
     users,
     writefiles,
 )
-from agent.userdata.cloudconfig.common import Handler
+from guestsim.agent.userdata.cloudconfig.common import Handler
 
 if TYPE_CHECKING:
-    from agent.metadata.base import MetadataService
-    from agent.plugins.base import AgentContext
+    from guestsim.agent.metadata.base import MetadataService
+    from guestsim.agent.plugins.base import AgentContext
 
 LOG = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agent.osutils import OSUtils
-    from agent.plugins.base import AgentContext
+    from guestsim.agent.osutils import OSUtils
+    from guestsim.agent.plugins.base import AgentContext
 
 Handler = Callable[["AgentContext", Any], "bool | None"]
 """A cloud-config handler: called with the key's value; a truthy result asks for a reboot."""

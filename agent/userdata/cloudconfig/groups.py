@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agent.plugins.base import AgentContext
+    from guestsim.agent.plugins.base import AgentContext
 
 LOG = logging.getLogger(__name__)
 

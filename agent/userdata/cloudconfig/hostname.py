@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agent.hostname import set_host_name
+from guestsim.agent.hostname import set_host_name
 
 if TYPE_CHECKING:
-    from agent.plugins.base import AgentContext
+    from guestsim.agent.plugins.base import AgentContext
 
 
 def set_hostname(context: AgentContext, value: Any) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agent.plugins.base import AgentContext
+    from guestsim.agent.plugins.base import AgentContext
 
 
 def configure_ntp(context: AgentContext, value: Any) -> bool:

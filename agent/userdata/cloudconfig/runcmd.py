@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from agent.userdata.exitcodes import get_plugin_return_value
+from guestsim.agent.userdata.exitcodes import get_plugin_return_value
 
 if TYPE_CHECKING:
-    from agent.osutils import OSUtils
-    from agent.plugins.base import AgentContext
+    from guestsim.agent.osutils import OSUtils
+    from guestsim.agent.plugins.base import AgentContext
 
 LOG = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def run_commands(context: AgentContext, value: Any) -> bool:
         return False
     script = build_script(context.osutils, value)
     LOG.info("Found %d cloud-config runcmd entries.", len(value))
-    from agent.userdata.scripts import execute_user_data_script
+    from guestsim.agent.userdata.scripts import execute_user_data_script
 
     try:
         exit_code = execute_user_data_script(context, script)

@@ -8,8 +8,8 @@ import ntpath
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agent.osutils import OSUtils
-    from agent.plugins.base import AgentContext
+    from guestsim.agent.osutils import OSUtils
+    from guestsim.agent.plugins.base import AgentContext
 
 LOG = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ import ntpath
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from agent.userdata.cloudconfig.common import absolute_path
+from guestsim.agent.userdata.cloudconfig.common import absolute_path
 
 if TYPE_CHECKING:
-    from agent.plugins.base import AgentContext
+    from guestsim.agent.plugins.base import AgentContext
 
 LOG = logging.getLogger(__name__)
 

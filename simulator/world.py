@@ -1,0 +1,165 @@
+"""A scenario's world: the fake Windows, its clouds and DHCP servers, faults; a Machine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from guestsim.simulator.clouds import CloudApp, DocumentSource, attach_to_machine, build_clouds
+from guestsim.simulator.dhcp import DhcpServer, encode_ipv4_list, encode_mtu
+from guestsim.simulator.drives import attach_media
+from guestsim.simulator.errors import ScenarioError
+from guestsim.simulator.faults import DEFAULT_HANG_BUDGET_S, Fault
+from guestsim.simulator.machine import DEFAULT_MAX_BOOTS, Machine
+from guestsim.simulator.overrides import OverrideError, Overrides
+from guestsim.simulator.scenario import Scenario
+from guestsim.simulator.windows.processes import install_vmware_tools
+from guestsim.simulator.windows.registry import RegType
+from guestsim.simulator.windows.scripts import ScriptDeclaration, declaration_from_spec
+from guestsim.simulator.windows.state import (
+    TIME_ZONE_KEY,
+    NetworkAdapter,
+    UserAccount,
+    WindowsState,
+    default_windows_state,
+)
+
+_PRODUCT_TYPES = {"workstation": 1, "domain_controller": 2, "server": 3}
+
+
+def build_machine(
+    scenario: Scenario,
+    seed: int | None = None,
+    transport: str = "inprocess",
+    overrides: Overrides | None = None,
+) -> Machine:
+    """The scenario's machine, clouds, DHCP servers and faults, before the first boot."""
+    overrides = overrides or Overrides()
+    conf = scenario.effective_conf(overrides)
+    state = _build_state(scenario)
+    if overrides.local_scripts:
+        folder = conf.get("local_scripts_path")
+        if not folder:
+            raise OverrideError(
+                f"{scenario.path}: --local-scripts needs local_scripts_path in the configuration"
+            )
+        state.files.make_dirs(folder.rstrip("\\"))
+        for name, data in overrides.local_scripts.items():
+            state.files.write(f"{folder.rstrip(chr(92))}\\{name}", data)
+    return Machine(
+        conf,
+        state=state,
+        clouds=_build_clouds(scenario, overrides.user_data),
+        unattend_conf=overrides.unattend_conf,
+        dhcp_servers=_build_dhcp(scenario),
+        seed=scenario.seed if seed is None else seed,
+        max_boots=scenario.data.get("max_boots", DEFAULT_MAX_BOOTS),
+        faults=[Fault.from_spec(spec) for spec in scenario.data.get("faults", [])],
+        transport=transport,
+        hang_budget_s=scenario.data.get("hang_budget_s", DEFAULT_HANG_BUDGET_S),
+    )
+
+
+def _build_state(scenario: Scenario) -> WindowsState:
+    state = default_windows_state()
+    spec: dict[str, Any] = scenario.data.get("machine") or {}
+    if "computer_name" in spec:
+        state.computer_name = spec["computer_name"]
+    if "os_version" in spec:
+        numbers = [int(part) for part in spec["os_version"].split(".")]
+        state.version.major, state.version.minor = numbers[0], numbers[1]
+        state.version.build = numbers[2] if len(numbers) > 2 else 0
+    if "product_type" in spec:
+        state.version.product_type = _PRODUCT_TYPES[spec["product_type"]]
+    if "rtc_utc" in spec:
+        state.registry.set_value(
+            TIME_ZONE_KEY, "RealTimeIsUniversal", int(spec["rtc_utc"]), RegType.REG_DWORD
+        )
+    if "sysprep_seconds" in spec and spec["sysprep_seconds"] > 0:
+        state.sysprep_remaining_s = spec["sysprep_seconds"]
+        state.registry.set_value(
+            "HKLM\\SYSTEM\\Setup\\Status\\SysprepStatus",
+            "GeneralizationState",
+            3,
+            RegType.REG_DWORD,
+        )
+    for user in spec.get("users", []):
+        if state.find_user(user["name"]) is not None:
+            raise ScenarioError(str(scenario.path), "user already exists", "machine.users")
+        state.users.append(UserAccount(user["name"], state.next_rid(), user.get("password")))
+        for group_name in user.get("groups", []):
+            group = state.find_group(group_name)
+            if group is None:
+                raise ScenarioError(
+                    str(scenario.path), f"no local group {group_name!r}", "machine.users.groups"
+                )
+            group.members.append(user["name"])
+    if "adapters" in spec:
+        state.adapters = [
+            NetworkAdapter(
+                adapter["name"],
+                adapter["mac"].lower().replace("-", ":"),
+                adapter["address"],
+                dhcp_server=adapter.get("dhcp_server"),
+                dhcp_enabled="dhcp_server" in adapter,
+                mtu=adapter.get("mtu", 1500),
+            )
+            for adapter in spec["adapters"]
+        ]
+    if "agent_account" in spec:
+        agent_service = state.find_service("cloudbase-init")
+        assert agent_service is not None
+        agent_service.account = spec["agent_account"]
+    if "guestinfo" in spec:
+        install_vmware_tools(state, {k: v.encode() for k, v in spec["guestinfo"].items()})
+    if "media" in spec:
+        attach_media(state, spec["media"], scenario.path)
+    cloud = scenario.data.get("cloud")
+    if cloud:
+        attach_to_machine(state, DocumentSource(cloud["type"], cloud, scenario.path))
+    for guest_path, content in spec.get("files", {}).items():
+        folder = guest_path.rsplit("\\", 1)[0]
+        if folder and folder != guest_path:
+            state.files.make_dirs(folder)
+        state.files.write(guest_path, content.encode("utf-8"))
+    state.scripts.declarations = _build_script_declarations(scenario)
+    return state
+
+
+def _build_script_declarations(scenario: Scenario) -> list[ScriptDeclaration]:
+    declarations = []
+    for index, spec in enumerate(scenario.data.get("scripts", [])):
+        try:
+            declarations.append(declaration_from_spec(spec, index))
+        except ValueError as ex:
+            raise ScenarioError(str(scenario.path), str(ex), f"scripts.{index}") from ex
+    names = [declaration.name for declaration in declarations]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise ScenarioError(
+                str(scenario.path), f"duplicate script name {name!r}", f"scripts.{index}.name"
+            )
+    return declarations
+
+
+def _build_dhcp(scenario: Scenario) -> list[DhcpServer]:
+    servers = []
+    for spec in scenario.data.get("dhcp", []):
+        options: dict[int, bytes] = {}
+        if "mtu" in spec:
+            options[26] = encode_mtu(spec["mtu"])
+        if "ntp_servers" in spec:
+            options[42] = encode_ipv4_list(spec["ntp_servers"])
+        if "wireserver" in spec:
+            options[245] = encode_ipv4_list([spec["wireserver"]])
+        servers.append(DhcpServer(spec["address"], options, spec.get("responds", True)))
+    return servers
+
+
+def _build_clouds(scenario: Scenario, user_data: bytes | None = None) -> list[CloudApp]:
+    spec = scenario.data.get("cloud")
+    if not spec:
+        return []
+    if user_data is not None:
+        spec = {key: value for key, value in spec.items() if key != "user_data_file"}
+        spec["user_data"] = user_data
+    return build_clouds(DocumentSource(spec["type"], spec, scenario.path))
