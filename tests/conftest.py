@@ -36,6 +36,8 @@ _BEFORE = _repo_files()
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_hypothesis_home, ignore_errors=True)
+    if not (REPO / ".git").exists():
+        return  # a copy of the tree (the mutation tester's) is not the checkout
     stray = sorted(_repo_files() - _BEFORE)
     if stray:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
