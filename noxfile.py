@@ -38,3 +38,14 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_scenarios.py", *session.posargs)
     session.run("python", "benchmarks/bench_media.py")
     session.run("python", "benchmarks/bench_startup.py")
+
+
+@nox.session
+def mutate(session: nox.Session) -> None:
+    """Mutation testing (mutmut) of the core modules, scored per module against its goal.
+
+    ``nox -s mutate`` runs every core module (tests/mutation/modules.toml); ``nox -s mutate
+    -- agent/init.py --survivors`` runs one and prints what survived.
+    """
+    session.install("-e", ".[test]", "mutmut==3.8.1")
+    session.run("python", "tests/mutation/mutate.py", *session.posargs)
