@@ -10,6 +10,7 @@ same trace. Nothing ever leaves the machine.
 from __future__ import annotations
 
 import http.client
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -78,7 +79,7 @@ class Gateway:
         return None
 
     def exchange(self, request: SimRequest, deliver: Deliver) -> SimResponse | Exception:
-        method, url = request.method, request.url
+        method, url, client = request.method, request.url, request.client
         decision = self.faults.match(method, urlsplit(url).netloc.lower(), urlsplit(url).path)
         if decision is not None:
             index, fault = decision
@@ -90,31 +91,53 @@ class Gateway:
             if fault.error == "hang":
                 raise AgentHung(method, url)
             if fault.error in ("refused", "reset"):
-                self.trace.emit("http", method=method, url=url, status=None, error=fault.error)
+                self.trace.emit(
+                    "http", method=method, url=url, status=None, error=fault.error, **client
+                )
                 return requests.ConnectionError(f"Connection {fault.error}: {url}")
             if fault.status is not None:
-                self.trace.emit("http", method=method, url=url, status=fault.status)
+                self.trace.emit("http", method=method, url=url, status=fault.status, **client)
                 return SimResponse(fault.status, b"injected fault")
         cloud = self.cloud_for(url)
         if cloud is None:
-            self.trace.emit("http", method=method, url=url, status=None, error="refused")
+            self.trace.emit("http", method=method, url=url, status=None, error="refused", **client)
             return requests.ConnectionError(f"Connection refused: nothing listens at {url}")
         response = deliver(cloud, request)
         if decision is not None and decision[1].body is not None:
             response = mangle(response, decision[1].body)
-        self.trace.emit("http", method=method, url=url, status=response.status)
+        self.trace.emit("http", method=method, url=url, status=response.status, **client)
         return response
+
+
+# requests' own defaults: a request made with them shows no client settings.
+_CLIENT_DEFAULTS = {"verify": True, "timeout": None}
+
+
+def _host_ca_bundles() -> set[str]:
+    return {
+        path for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if (path := os.environ.get(name))
+    }
 
 
 def _sim_request(prepared: requests.PreparedRequest) -> SimRequest:
     url = prepared.url or ""
     body = prepared.body or b""
+    # responses keeps the keyword arguments the adapter was called with on the request.
+    sent = dict(getattr(prepared, "req_kwargs", {}))
+    if sent.get("verify") in _host_ca_bundles():
+        sent["verify"] = True  # requests put the host's CA bundle in place of verify=True
+    client = {
+        name: sent[name]
+        for name, default in _CLIENT_DEFAULTS.items()
+        if name in sent and sent[name] != default
+    }
     return SimRequest(
         method=prepared.method or "GET",
         url=url,
         path=request_path(url),
         headers=dict(prepared.headers),
         body=body.encode() if isinstance(body, str) else body,
+        client=client,
     )
 
 

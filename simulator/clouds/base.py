@@ -19,6 +19,10 @@ class SimRequest:
     path: str
     headers: Mapping[str, str]
     body: bytes = b""
+    # How the agent's HTTP client was told to make this request, where that differs from
+    # requests' defaults: ``verify`` (False, or a CA bundle path) and ``timeout``. Only an
+    # in-process client shows it; a request off a real socket has none.
+    client: Mapping[str, Any] = field(default_factory=dict)
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()

@@ -492,9 +492,37 @@ def test_rule_http_service_retries_a_failed_read() -> None:
 
 
 # --- 11: https_ca_bundle / verify --------------------------------------------------------------
-# Not pinned here: the verify argument of a ``requests`` call never reaches the simulated
-# clouds (neither SimRequest nor RecordedRequest nor the http trace event carries it, in
-# either transport), so it is not observable without mocking ``requests``.
+# The agent's requests show the client settings they were made with in their ``http`` trace
+# events (``verify``, ``timeout``) wherever those differ from requests' defaults.
+
+
+def metadata_verify_flags(openstack_options: dict[str, Any]) -> list[Any]:
+    conf = config_from_options(
+        {
+            "DEFAULT": {"metadata_services": [HTTP_SERVICE], "plugins": [PLUGIN["hostname"]]},
+            "openstack": openstack_options,
+        },
+        "test",
+    )
+    cloud = OpenStackCloud(OpenStackModel(meta_data=meta_data()))
+    result = Machine(conf, clouds=[cloud]).run()
+    events = result.trace.of_kind("http")
+    assert events
+    return [event.get("verify", True) for event in events]
+
+
+def test_rule_metadata_requests_skip_tls_verification_by_default_as_upstream() -> None:
+    # Upstream hands https_allow_insecure (default false) to requests as `verify`.
+    assert set(metadata_verify_flags({})) == {False}
+
+
+def test_rule_https_allow_insecure_true_is_passed_as_verify_true() -> None:
+    assert set(metadata_verify_flags({"https_allow_insecure": True})) == {True}
+
+
+def test_rule_https_ca_bundle_is_the_verify_argument() -> None:
+    bundle = "C:\\certs\\metadata-ca.pem"
+    assert set(metadata_verify_flags({"https_ca_bundle": bundle})) == {bundle}
 
 
 # --- 12: the Jinja instance-data keys ---------------------------------------------------------
@@ -582,8 +610,8 @@ def test_rule_version_check_asks_cloudbase_with_product_version_and_user_agent()
     )
     assert request.header("User-Agent") == "Cloudbase-Init"
     checks = [e for e in result.trace.of_kind("http") if "cloudbase.it" in str(e.get("url"))]
-    assert [(e.get("method"), e.get("url")) for e in checks] == [
-        ("GET", f"https://www.cloudbase.it/checkupdates.php?{query}")
+    assert [(e.get("method"), e.get("url"), e.get("timeout")) for e in checks] == [
+        ("GET", f"https://www.cloudbase.it/checkupdates.php?{query}", 10)
     ]
     assert any("Found new version of cloudbase-init 9.9.9" in line for line in result.log)
 
