@@ -21,7 +21,7 @@ from guestsim.simulator.clouds.base import CloudApp
 from guestsim.simulator.clouds.openstack import OpenStackCloud, OpenStackModel
 from guestsim.simulator.dhcp import DhcpServer
 from guestsim.simulator.faults import Fault, FaultPlan
-from guestsim.simulator.machine import Machine
+from guestsim.simulator.machine import Machine, RunResult
 from guestsim.simulator.trace import Trace
 from guestsim.simulator.transport import Gateway, InProcessTransport
 from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
@@ -138,3 +138,9 @@ def serving(
             InProcessTransport(Gateway(list(apps), trace, FaultPlan(faults))).serving()
         )
         yield trace
+
+
+def module_log(result: RunResult, module: str) -> list[str]:
+    """The agent's log lines of one plugin module, as ``LEVEL message``."""
+    prefix = f" agent.plugins.{module}: "
+    return [line.split(" ", 2)[2].replace(prefix, " ", 1) for line in result.log if prefix in line]

@@ -16,7 +16,7 @@ from guestsim.simulator.dhcp import DhcpServer
 from guestsim.simulator.machine import RunResult
 from guestsim.simulator.windows.state import UserAccount, WindowsState, default_windows_state
 from tests.agent.test_metadata_cloudstack import cloudstack_machine, router
-from tests.builders import meta_data, openstack_machine
+from tests.builders import meta_data, module_log, openstack_machine
 
 DHCP_SERVER = "10.0.0.1"  # the DHCP server of the default state's only adapter
 ADAPTER_MAC = "52:54:00:12:34:56"
@@ -32,12 +32,6 @@ def run(
         plugins, {"allow_reboot": False, **(options or {})}, document, **kwargs
     )
     return machine.run()
-
-
-def module_log(result: RunResult, module: str) -> list[str]:
-    """The agent's log lines of one plugin module, as ``LEVEL message``."""
-    prefix = f" agent.plugins.{module}: "
-    return [line.split(" ", 2)[2].replace(prefix, " ", 1) for line in result.log if prefix in line]
 
 
 def outcomes(result: RunResult, plugin: str) -> list[tuple[Any, Any, Any]]:

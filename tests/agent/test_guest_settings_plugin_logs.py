@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from guestsim.simulator.machine import RunResult
 from guestsim.simulator.scenario import load_scenario, run_scenario
 from tests.agent.test_platform_plugins import DISPLAY, UPDATES, failed, windows
 from tests.agent.test_platform_plugins import run as run_one
@@ -22,16 +21,10 @@ from tests.agent.test_remote_access_plugins import (
     SSH,
     state_with_ts_policy_key,
 )
-from tests.builders import meta_data, openstack_machine
+from tests.builders import meta_data, module_log, openstack_machine
 
 REPO = Path(__file__).resolve().parents[2]
 USER_DATA = "cloudbaseinit.plugins.common.userdata.UserDataPlugin"
-
-
-def module_log(result: RunResult, module: str) -> list[str]:
-    """The agent's log lines of one plugin module, as ``LEVEL message``."""
-    prefix = f" agent.plugins.{module}: "
-    return [line.split(" ", 2)[2].replace(prefix, " ", 1) for line in result.log if prefix in line]
 
 
 def test_automatic_updates_log_the_choice_and_the_install_hour_drawn() -> None:

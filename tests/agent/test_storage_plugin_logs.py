@@ -28,12 +28,7 @@ from tests.agent.test_storage_plugins import (
     run,
     volume,
 )
-
-
-def module_log(result: RunResult, module: str) -> list[str]:
-    """The agent's log lines of one plugin module, as ``LEVEL message``."""
-    prefix = f" agent.plugins.{module}: "
-    return [line.split(" ", 2)[2].replace(prefix, " ", 1) for line in result.log if prefix in line]
+from tests.builders import module_log
 
 
 def os_events(result: RunResult, *calls: str) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from tests.agent.test_remote_access_plugins import (
     pem_thumbprint,
     x509_keys,
 )
-from tests.builders import meta_data, openstack_machine
+from tests.builders import meta_data, module_log, openstack_machine
 
 SELF_SIGNED_SUBJECT = "CN=Cloudbase-Init WinRM"
 
@@ -39,12 +39,6 @@ def run(
         plugins, {"allow_reboot": False, **(options or {})}, document, state=state
     )
     return machine.run()
-
-
-def module_log(result: RunResult, module: str) -> list[str]:
-    """The agent's log lines of one plugin module, as ``LEVEL message``."""
-    prefix = f" agent.plugins.{module}: "
-    return [line.split(" ", 2)[2].replace(prefix, " ", 1) for line in result.log if prefix in line]
 
 
 def plugin_end(result: RunResult, plugin: str) -> dict[str, Any]:
