@@ -1,8 +1,9 @@
 """The OS boundary: everything the agent asks of the machine it runs on.
 
 The agent never calls the host directly (no ``os``, ``platform``, ``socket``, ``time.sleep``,
-``winreg`` ...). Whatever it needs from the guest goes through one object implementing
-:class:`OSUtils`. On a real guest that is a Windows implementation; in guestsim it is
+``time.time``, ``datetime.now``, ``winreg`` ...). Whatever it needs from the guest, the
+guest's clock included, goes through one object implementing :class:`OSUtils`. On a real
+guest that is a Windows implementation; in guestsim it is
 ``guestsim.simulator.windows.FakeOSUtils``. Adding an OS capability means one method here, one
 implementation in the fake Windows and one field in its state model.
 
@@ -12,6 +13,7 @@ interface so that behaviour described in terms of it maps one to one.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -116,6 +118,10 @@ class OSUtils(
 
     def sleep(self, seconds: float) -> None:
         """Block the agent for ``seconds`` of guest time."""
+        ...
+
+    def utc_now(self) -> dt.datetime:
+        """The guest's current time, in UTC (timezone-aware)."""
         ...
 
     def random_bytes(self, count: int) -> bytes:

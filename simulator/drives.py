@@ -16,6 +16,7 @@ about damaged media.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -83,6 +84,17 @@ def _tree(spec: Mapping[str, Any], where: _Context) -> dict[str, bytes]:
     )
 
 
+@functools.lru_cache(maxsize=32)
+def _built_image(
+    files: tuple[tuple[str, bytes], ...], fmt: str, filesystem: str, label: str
+) -> tuple[bytes, int]:
+    """The image bytes and its file system's size; a scenario run again builds nothing."""
+    fs_image = media.build_image(dict(files), filesystem, label)
+    if fmt.startswith("disk-"):
+        return media.build_disk(fs_image, fmt.removeprefix("disk-")), len(fs_image)
+    return fs_image, len(fs_image)
+
+
 def build_image(spec: Mapping[str, Any], where: _Context) -> tuple[bytes, list[PartitionSpec]]:
     """The image bytes, and its partitions when it has a partition table."""
     if "file" in spec:
@@ -95,16 +107,12 @@ def build_image(spec: Mapping[str, Any], where: _Context) -> tuple[bytes, list[P
         label = spec.get("label", _DEFAULT_LABELS.get((layout, filesystem)))
         if label is None:
             raise where.error("an image with layout 'files' needs a label", ".image.label")
-        files = _tree(spec, where)
+        files = tuple(_tree(spec, where).items())
         try:
-            fs_image = media.build_image(files, filesystem, label)
-            if fmt.startswith("disk-"):
-                data = media.build_disk(fs_image, fmt.removeprefix("disk-"))
-                partitions = [PartitionSpec(PARTITION_OFFSET, len(fs_image))]
-            else:
-                data, partitions = fs_image, []
+            data, fs_size = _built_image(files, fmt, filesystem, label)
         except ValueError as ex:
             raise where.error(str(ex), ".image") from ex
+        partitions = [PartitionSpec(PARTITION_OFFSET, fs_size)] if fmt.startswith("disk-") else []
     if "truncate" in spec:
         data = data[: spec["truncate"]]
         partitions = [p for p in partitions if p.offset + p.size <= len(data)]

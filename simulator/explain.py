@@ -83,7 +83,4 @@ def explain(scenario: Scenario) -> str:
 
 
 def _files_under(state: Any, root: str) -> list[str]:
-    files: list[str] = []
-    for folder, _dirs, names in state.files.os.walk(root):
-        files.extend(f"{folder.rstrip(chr(92))}\\{name}" for name in sorted(names))
-    return sorted(files)
+    return sorted(state.files.files_under(root))

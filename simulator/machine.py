@@ -116,6 +116,8 @@ class Machine:
         self.max_boots = max_boots
         self.argv = list(argv)
         self.clock = VirtualClock()
+        for cloud in self.clouds:
+            cloud.clock = self.clock.timestamp
         self.trace = Trace(lambda: self.clock.elapsed_ms)
         self.gateway = Gateway(
             self.clouds, self.trace, FaultPlan(faults), self.clock.advance, hang_budget_s
@@ -179,6 +181,7 @@ class Machine:
             reboot=self._request_reboot,
             service_stopped=self._service_stopped,
             run_as_user=self._run_agent,
+            now=self.clock.now,
         )
         osutils = FakeOSUtils(self.state, self.trace, self.rng, hooks, self._process_user(username))
         context = AgentContext(conf=conf, osutils=osutils, dhcp=self.dhcp, events=self.trace.emit)
@@ -222,7 +225,7 @@ class Machine:
         account = service.account if service is not None else "LocalSystem"
         username = account.split("\\", 1)[1] if account.startswith(".\\") else None
         record: BootRecord
-        with self.clock.frozen(), self.transport.serving(), self._capturing_logs():
+        with self.transport.serving(), self._capturing_logs():
             try:
                 exit_code = self._run_agent(self.argv, username)
                 outcome = "stopped" if self._crash is None else "crashed"

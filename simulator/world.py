@@ -42,9 +42,14 @@ def build_machine(
             raise OverrideError(
                 f"{scenario.path}: --local-scripts needs local_scripts_path in the configuration"
             )
-        state.files.make_dirs(folder.rstrip("\\"))
-        for name, data in overrides.local_scripts.items():
-            state.files.write(f"{folder.rstrip(chr(92))}\\{name}", data)
+        try:
+            state.files.make_dirs(folder.rstrip("\\"))
+            for name, data in overrides.local_scripts.items():
+                state.files.write(f"{folder.rstrip(chr(92))}\\{name}", data)
+        except OSError as ex:
+            raise OverrideError(
+                f"{scenario.path}: local_scripts_path {folder} is not on a drive of the guest"
+            ) from ex
     return Machine(
         conf,
         state=state,
@@ -118,9 +123,16 @@ def _build_state(scenario: Scenario) -> WindowsState:
         attach_to_machine(state, DocumentSource(cloud["type"], cloud, scenario.path))
     for guest_path, content in spec.get("files", {}).items():
         folder = guest_path.rsplit("\\", 1)[0]
-        if folder and folder != guest_path:
-            state.files.make_dirs(folder)
-        state.files.write(guest_path, content.encode("utf-8"))
+        try:
+            if folder and folder != guest_path:
+                state.files.make_dirs(folder)
+            state.files.write(guest_path, content.encode("utf-8"))
+        except OSError as ex:
+            raise ScenarioError(
+                str(scenario.path),
+                f"{guest_path} is not a file path on a drive of the guest ({ex.strerror})",
+                "machine.files",
+            ) from ex
     state.scripts.declarations = _build_script_declarations(scenario)
     return state
 

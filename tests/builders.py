@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -16,12 +17,13 @@ from guestsim.agent.metadata import factory
 from guestsim.agent.metadata.base import MetadataService
 from guestsim.agent.plugins import registry
 from guestsim.agent.plugins.base import Plugin
-from guestsim.simulator.clock import VirtualClock
+from guestsim.simulator.clock import DEFAULT_EPOCH
 from guestsim.simulator.clouds.base import CloudApp
 from guestsim.simulator.clouds.openstack import OpenStackCloud, OpenStackModel
 from guestsim.simulator.dhcp import DhcpServer
 from guestsim.simulator.faults import Fault, FaultPlan
 from guestsim.simulator.machine import Machine, RunResult
+from guestsim.simulator.scenario import ScenarioOutcome, load_scenario, run_scenario
 from guestsim.simulator.trace import Trace
 from guestsim.simulator.transport import Gateway, InProcessTransport
 from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
@@ -65,7 +67,7 @@ def openstack_machine(
     state: WindowsState | None = None,
     seed: int = 0,
     max_boots: int = 10,
-    clouds: Sequence[OpenStackCloud] | None = None,
+    clouds: Sequence[CloudApp] | None = None,
 ) -> tuple[Machine, OpenStackCloud]:
     """A machine on a simulated OpenStack; ``plugins`` are keys of PLUGIN or full paths."""
     defaults: dict[str, Any] = {
@@ -112,31 +114,32 @@ def register_metadata_service(monkeypatch: pytest.MonkeyPatch, cls: type[Metadat
 
 
 def standalone_osutils(
-    sleeps: list[float], state: WindowsState | None = None, seed: int = 0
+    sleeps: list[float],
+    state: WindowsState | None = None,
+    seed: int = 0,
+    now: dt.datetime = DEFAULT_EPOCH,
 ) -> FakeOSUtils:
-    """A fake Windows for calling agent code directly; it records the sleeps asked for."""
+    """A fake Windows for calling agent code directly, its clock standing at ``now``; it
+    records the sleeps asked for."""
 
     def refuse(*_: object) -> NoReturn:
         raise AssertionError("not expected from a metadata service")
 
     hooks = MachineHooks(
-        sleep=sleeps.append, reboot=refuse, service_stopped=refuse, run_as_user=refuse
+        sleep=sleeps.append,
+        reboot=refuse,
+        service_stopped=refuse,
+        run_as_user=refuse,
+        now=lambda: now,
     )
     return FakeOSUtils(state or default_windows_state(), Trace(), random.Random(seed), hooks)
 
 
 @contextmanager
-def serving(
-    apps: Sequence[CloudApp], faults: Sequence[Fault] = (), now: dt.datetime | None = None
-) -> Iterator[Trace]:
-    """Serve cloud apps in-process; with ``now``, guest time is frozen there too."""
+def serving(apps: Sequence[CloudApp], faults: Sequence[Fault] = ()) -> Iterator[Trace]:
+    """Serve cloud apps in-process."""
     trace = Trace()
-    with ExitStack() as stack:
-        if now is not None:
-            stack.enter_context(VirtualClock(now).frozen())
-        stack.enter_context(
-            InProcessTransport(Gateway(list(apps), trace, FaultPlan(faults))).serving()
-        )
+    with InProcessTransport(Gateway(list(apps), trace, FaultPlan(faults))).serving():
         yield trace
 
 
@@ -144,3 +147,14 @@ def module_log(result: RunResult, module: str) -> list[str]:
     """The agent's log lines of one plugin module, as ``LEVEL message``."""
     prefix = f" agent.plugins.{module}: "
     return [line.split(" ", 2)[2].replace(prefix, " ", 1) for line in result.log if prefix in line]
+
+
+@functools.cache
+def library_outcome(path: Path) -> ScenarioOutcome:
+    """One run of a bundled scenario per test process, for the tests that only read it.
+
+    Several properties are checked over every scenario of the library (its trace is the
+    recorded one, each expectation can fail, ...); they share this run rather than each
+    running the library again. Never change what it returns.
+    """
+    return run_scenario(load_scenario(path))

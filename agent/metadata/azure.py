@@ -370,7 +370,7 @@ class AzureService(HttpMetadataService):
         )
         key = rsa.generate_private_key(public_exponent=65537, key_size=TRANSPORT_CERT_KEY_BITS)
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, TRANSPORT_CERT_SUBJECT)])
-        now = dt.datetime.now(dt.UTC)
+        now = self.osutils.utc_now()
         serial = (int.from_bytes(self.osutils.random_bytes(16), "big") >> 1) | 1
         certificate = (
             x509.CertificateBuilder()

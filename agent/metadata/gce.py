@@ -117,7 +117,7 @@ class GCEService(HttpMetadataService):
             # fails the whole SSH keys plugin instead of skipping this key.
             details = json.loads(pieces[1].strip())
             key_user = details["userName"]
-            if self._is_expired(details["expireOn"]):
+            if self._is_expired(details["expireOn"], self.osutils.utc_now()):
                 LOG.debug("Skipping an expired SSH key of %s", key_user)
                 return None
             key = f"{parts[0]} {parts[1]} {key_user}"
@@ -129,11 +129,11 @@ class GCEService(HttpMetadataService):
         return key
 
     @staticmethod
-    def _is_expired(expire_on: str) -> bool:
+    def _is_expired(expire_on: str, now: dt.datetime) -> bool:
         try:
             expires = dt.datetime.strptime(expire_on, SSH_KEY_EXPIRY_FORMAT).replace(tzinfo=dt.UTC)
         except (TypeError, ValueError):
             # An unreadable date keeps the key.
             LOG.warning("Cannot parse the SSH key expiry date: %s", expire_on)
             return False
-        return dt.datetime.now(dt.UTC) > expires
+        return now > expires

@@ -6,7 +6,6 @@ import ipaddress
 import json
 import logging
 import re
-import time
 from typing import Any
 from urllib.parse import quote
 
@@ -102,7 +101,7 @@ class MaaSHttpService(HttpMetadataService):
         return {"Authorization": self._oauth_header()}
 
     def _oauth_header(self) -> str:
-        timestamp = str(int(time.time()))
+        timestamp = str(int(self.osutils.utc_now().timestamp()))
         nonce = str(int.from_bytes(self.osutils.random_bytes(8), "big")) + timestamp
         return oauth_plaintext_header(
             self.conf.get("oauth_consumer_key", GROUP),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import logging
 import ntpath
@@ -152,7 +151,7 @@ class AzureGuestAgentPlugin(Plugin):
         set_value(AZURE_KEY, "VMType", "IAAS", "REG_SZ", create=True)
         set_value(GUEST_AGENT_KEY, "Incarnation", agent_version, "REG_SZ", create=True)
         # The guest clock runs in UTC in the simulation; upstream writes local time.
-        provisioned_at = dt.datetime.now(dt.UTC).strftime(PROVISIONED_AT_FORMAT)
+        provisioned_at = self.osutils.utc_now().strftime(PROVISIONED_AT_FORMAT)
         set_value(GUEST_AGENT_KEY, "VmProvisionedAt", provisioned_at, "REG_SZ", create=True)
 
     def _provision_guest_agent(self, package_name: str) -> None:

@@ -11,6 +11,7 @@ plugs into the machine.
 from __future__ import annotations
 
 import base64
+import functools
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,6 +123,7 @@ class AzureModel:
         return [p.value for p in self.role_properties if p.name == "CertificateThumbprint"]
 
 
+@functools.lru_cache(maxsize=16)
 def pfx_thumbprint(pfx: bytes) -> str:
     """The upper-case SHA-1 thumbprint of the certificate in a password-less PFX."""
     _key, certificate, _others = pkcs12.load_key_and_certificates(pfx, None)

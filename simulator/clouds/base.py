@@ -7,6 +7,7 @@ app is served in-process (``responses``) or on a loopback socket; it never knows
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +76,9 @@ class CloudApp:
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
+        # Seconds since the epoch, for what a cloud times (token lifetimes): real time when
+        # served on its own (``guestsim serve``); a machine sets it to its guest clock.
+        self.clock: Callable[[], float] = time.time
         self.requests: list[RecordedRequest] = []
         self._routes: list[Route] = []
 

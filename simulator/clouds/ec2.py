@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,7 +70,7 @@ class EC2Model:
     meta_data: dict[str, Any]
     user_data: bytes | None = None
     imdsv2: str = "optional"
-    # Issued session tokens -> expiry (seconds since the epoch, virtual under the machine).
+    # Issued session tokens -> expiry (seconds since the epoch, on the cloud's clock).
     tokens: dict[str, float] = field(default_factory=dict)
     tokens_issued: int = 0
 
@@ -79,8 +78,7 @@ class EC2Model:
         if self.imdsv2 not in IMDSV2_MODES:
             raise ValueError(f"imdsv2 must be one of {', '.join(IMDSV2_MODES)}: {self.imdsv2!r}")
 
-    def issue_token(self, ttl: int) -> str:
-        now = time.time()
+    def issue_token(self, ttl: int, now: float) -> str:
         self.tokens_issued += 1
         # Deterministic: the n-th token of a run is always the same string.
         digest = hashlib.sha256(f"guestsim-imds:{self.tokens_issued}:{ttl}".encode()).digest()
@@ -88,9 +86,9 @@ class EC2Model:
         self.tokens[token] = now + ttl
         return token
 
-    def token_valid(self, token: str) -> bool:
+    def token_valid(self, token: str, now: float) -> bool:
         expiry = self.tokens.get(token)
-        return expiry is not None and time.time() < expiry
+        return expiry is not None and now < expiry
 
 
 def _leaf_text(value: Any) -> str:
@@ -132,7 +130,7 @@ class EC2Cloud(CloudApp):
         ttl = int(raw_ttl)
         if not 1 <= ttl <= MAX_TTL_SECONDS:
             return text("Bad Request", 400)
-        token = self.model.issue_token(ttl)
+        token = self.model.issue_token(ttl, self.clock())
         return SimResponse(
             200, token.encode(), {"Content-Type": "text/plain", TTL_HEADER: str(ttl)}
         )
@@ -141,7 +139,7 @@ class EC2Cloud(CloudApp):
         def guarded(request: SimRequest, **groups: str) -> SimResponse:
             token = request.header(TOKEN_HEADER)
             if token is not None:
-                if not self.model.token_valid(token):
+                if not self.model.token_valid(token, self.clock()):
                     return text("Unauthorized", 401)
             elif self.model.imdsv2 == "required":
                 return text("Unauthorized", 401)

@@ -37,7 +37,6 @@ from guestsim.simulator.paths import bundled
 from guestsim.simulator.windows.fakebase import FakeOSBase
 
 MACHINE_KEY_FILE = "certs/machine-key.pem"
-PIN_CERT_FILE = "certs/winrm-client-admin.pem"
 PEM_BLOCK = re.compile(r"-----(BEGIN|END) CERTIFICATE-----")
 # X.500 attribute keys CertStrToName understands that the fake models.
 _NAME_ATTRIBUTES = {
@@ -236,25 +235,13 @@ def stored(
     )
 
 
-def guest_now() -> dt.datetime:
-    # Guest time: the machine freezes the process clock to it while the agent runs.
-    return dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-
-def _pin_cryptography_datetime() -> None:
-    """Make ``cryptography`` learn the real ``datetime`` class before any guest runs.
-
-    Its Rust core looks ``datetime.datetime`` up once, the first time it needs it, and
-    keeps that class for type checks. Were that first time inside a run (freezegun then
-    puts its ``FakeDatetime`` there), every later certificate built with a real datetime
-    in the same process would be refused. Reading one certificate date at import time
-    settles it on the real class; FakeDatetime, a subclass, is then accepted too.
-    """
-    pem = (bundled("fixtures") / PIN_CERT_FILE).read_bytes()
-    x509.load_pem_x509_certificate(pem).not_valid_before_utc  # noqa: B018
-
-
-_pin_cryptography_datetime()
+@functools.lru_cache(maxsize=16)
+def _load_pfx(pfx_data: bytes) -> pkcs12.PKCS12KeyAndCertificates:
+    # A scenario's PFX is the same bytes on every run; parsing it costs milliseconds.
+    try:
+        return pkcs12.load_pkcs12(pfx_data, None)
+    except ValueError:
+        return pkcs12.load_pkcs12(pfx_data, b"")
 
 
 class CertificatesOS(FakeOSBase):
@@ -275,7 +262,7 @@ class CertificatesOS(FakeOSBase):
     ) -> str:
         user = self._store_owner(store_location, store_name)
         serial = (int.from_bytes(self.random_bytes(16), "big") >> 1) | 1
-        certificate = build_self_signed(subject, serial, guest_now(), validity_years)
+        certificate = build_self_signed(subject, serial, self.guest_now(), validity_years)
         entry = stored(certificate, store_location, store_name, "self-signed", True, user)
         # Subject and store only: the trace names what was made, not its bytes.
         self._mutation(
@@ -319,12 +306,9 @@ class CertificatesOS(FakeOSBase):
     ) -> None:
         user = self._store_owner(store_location, store_name)
         try:
-            bundle = pkcs12.load_pkcs12(pfx_data, None)
-        except ValueError:
-            try:
-                bundle = pkcs12.load_pkcs12(pfx_data, b"")
-            except ValueError as ex:
-                raise OSUtilsError(f"Cannot import the PFX certificate: {ex}") from ex
+            bundle = _load_pfx(pfx_data)
+        except ValueError as ex:
+            raise OSUtilsError(f"Cannot import the PFX certificate: {ex}") from ex
         entries = []
         if bundle.cert is not None:
             entries.append(

@@ -6,12 +6,14 @@ each in its own module with its own state; they all build on this base.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from guestsim.agent.osutils import OSUtilsError
+from guestsim.simulator.clock import DEFAULT_EPOCH
 from guestsim.simulator.errors import NotModelled
 from guestsim.simulator.trace import Trace
 from guestsim.simulator.windows.processes import SystemCommands
@@ -29,6 +31,8 @@ class MachineHooks:
     reboot: Callable[[], None]
     service_stopped: Callable[[str], None]
     run_as_user: Callable[[Sequence[str], str], int]
+    # The guest's clock; a fake Windows no machine drives stays at the default epoch.
+    now: Callable[[], dt.datetime] = field(default=lambda: DEFAULT_EPOCH)
 
 
 def redact(secret: str | None) -> str | None:
@@ -95,6 +99,13 @@ class FakeOSBase:
 
     def sleep(self, seconds: float) -> None:
         self.hooks.sleep(seconds)
+
+    def utc_now(self) -> dt.datetime:
+        return self.hooks.now()
+
+    def guest_now(self) -> dt.datetime:
+        """Guest time to the second, as Windows stamps certificates."""
+        return self.hooks.now().replace(microsecond=0)
 
     def random_bytes(self, count: int) -> bytes:
         return self.rng.randbytes(count)

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 
 from guestsim.agent.windows.x509 import STORE_LOCATION_LOCAL_MACHINE
-from guestsim.simulator.windows.certificates import build_self_signed, guest_now, stored
+from guestsim.simulator.windows.certificates import build_self_signed, stored
 from guestsim.simulator.windows.fakebase import FakeOSBase
 
 RDP_CERT_STORE = "Remote Desktop"
@@ -37,7 +37,9 @@ class RDPOS(FakeOSBase):
         # A serial derived from the subject: the certificate is Windows' own doing, so it
         # must not draw from the random stream the agent's calls use.
         serial = int.from_bytes(hashlib.sha256(subject.encode()).digest()[:16], "big") >> 1
-        certificate = build_self_signed(subject, serial | 1, guest_now(), RDP_CERT_VALIDITY_YEARS)
+        certificate = build_self_signed(
+            subject, serial | 1, self.guest_now(), RDP_CERT_VALIDITY_YEARS
+        )
         entry = stored(certificate, STORE_LOCATION_LOCAL_MACHINE, RDP_CERT_STORE, "system", True)
         self.state.certificates.add(entry)
         return entry.thumbprint

@@ -73,6 +73,8 @@ def _fold(name: str) -> str:
     # Windows compares names through a one-to-one upcase table, so "ß" and "SS" stay distinct
     # where str.upper()/casefold() would merge them. Upper- rather than lower-casing also gives
     # Windows' enumeration order for characters between "Z" and "a" such as "_".
+    if name.isascii():
+        return name.upper()
     return "".join(ch.upper() if len(ch.upper()) == 1 else ch for ch in name)
 
 

@@ -207,7 +207,7 @@ class WindowsState:
         if self.find_drive(drive.letter) is not None:
             raise ValueError(f"drive {drive.root} is already attached")
         self.drives.append(drive)
-        self.files.make_dirs(drive.root)
+        self.files.add_root(drive.root)
         for relative, data in (files or {}).items():
             parts = [part for part in relative.replace("/", "\\").split("\\") if part]
             if not parts:

@@ -114,7 +114,7 @@ def next_free_letter(state: WindowsState) -> str:
 
 
 def _write_tree(state: WindowsState, root: str, files: dict[str, bytes]) -> None:
-    state.files.make_dirs(root)
+    state.files.add_root(root)
     for relative, data in sorted(files.items()):
         parts = [part for part in relative.split("/") if part]
         if len(parts) > 1:

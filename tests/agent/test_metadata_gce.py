@@ -93,20 +93,22 @@ class Agent:
     sleeps: list[float] = field(default_factory=list)
 
 
-def agent(gce: Mapping[str, Any] | None = None, default: Mapping[str, Any] | None = None) -> Agent:
+def agent(
+    gce: Mapping[str, Any] | None = None,
+    default: Mapping[str, Any] | None = None,
+    now: dt.datetime = DEFAULT_EPOCH,
+) -> Agent:
     sleeps: list[float] = []
 
-    osutils = standalone_osutils(sleeps)
+    osutils = standalone_osutils(sleeps, now=now)
     options = {"DEFAULT": dict(default or {}), "gce": dict(gce or {})}
     context = AgentContext(conf=config_from_options(options, "test"), osutils=osutils)
     return Agent(GCEService(context), sleeps)
 
 
 @contextmanager
-def serving(
-    *clouds: GceCloud, faults: Sequence[Fault] = (), now: dt.datetime = DEFAULT_EPOCH
-) -> Iterator[Trace]:
-    with serve_apps(clouds, faults, now=now) as trace:
+def serving(*clouds: GceCloud, faults: Sequence[Fault] = ()) -> Iterator[Trace]:
+    with serve_apps(clouds, faults) as trace:
         yield trace
 
 
@@ -115,8 +117,8 @@ def paths(gce: GceCloud) -> list[tuple[str, int]]:
 
 
 def keys(gce: GceCloud, now: dt.datetime = DEFAULT_EPOCH, **default: Any) -> list[str] | None:
-    subject = agent(default=default)
-    with serving(gce, now=now):
+    subject = agent(default=default, now=now)
+    with serving(gce):
         return subject.service.get_public_keys()
 
 

@@ -130,7 +130,7 @@ def agent(
 
 @contextmanager
 def serving(*clouds: MaasCloud, faults: Sequence[Fault] = ()) -> Iterator[Trace]:
-    with serve_apps(clouds, faults, now=DEFAULT_EPOCH) as trace:
+    with serve_apps(clouds, faults) as trace:
         yield trace
 
 

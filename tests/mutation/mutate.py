@@ -137,6 +137,12 @@ def run_mutmut(folder: Path, module: str, tests: list[str]) -> dict[str, str]:
             statuses[name] = status
     if not statuses:
         raise SystemExit(f"{module}: mutmut produced no mutants (see `mutmut run` in {folder})")
+    if all(status == "not checked" for status in statuses.values()):
+        # mutmut stops before mutating when the unmutated tests fail.
+        raise SystemExit(
+            f"{module}: mutmut checked no mutant; do its tests pass unmutated? "
+            f"python -m pytest {' '.join(tests)}"
+        )
     return statuses
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -10,8 +9,8 @@ from typing import Any
 import jsonschema
 import pytest
 import requests
-from freezegun import freeze_time
 
+from guestsim.simulator.clock import VirtualClock
 from guestsim.simulator.clouds import build_clouds, cloud_schema
 from guestsim.simulator.clouds.base import SimRequest, SimResponse
 from guestsim.simulator.clouds.documents import DocumentSource
@@ -235,15 +234,16 @@ def test_required_mode_refuses_tokenless_gets_and_serves_with_a_token() -> None:
 
 
 def test_tokens_expire_after_their_ttl_by_the_clock() -> None:
-    with freeze_time(dt.datetime(2026, 1, 1, tzinfo=dt.UTC)) as clock:
-        app = EC2Cloud(model(imdsv2="required"))
-        token = put_token(app, "10").body.decode()
-        clock.tick(dt.timedelta(seconds=9.999))
-        assert get(app, "/latest/meta-data/instance-id", {TOKEN_HEADER: token})[0] == 200
-        clock.tick(dt.timedelta(seconds=0.001))
-        assert get(app, "/latest/meta-data/instance-id", {TOKEN_HEADER: token})[0] == 401
-        fresh = put_token(app, "10").body.decode()
-        assert get(app, "/latest/meta-data/instance-id", {TOKEN_HEADER: fresh})[0] == 200
+    clock = VirtualClock()
+    app = EC2Cloud(model(imdsv2="required"))
+    app.clock = clock.timestamp
+    token = put_token(app, "10").body.decode()
+    clock.advance(9.999)
+    assert get(app, "/latest/meta-data/instance-id", {TOKEN_HEADER: token})[0] == 200
+    clock.advance(0.001)
+    assert get(app, "/latest/meta-data/instance-id", {TOKEN_HEADER: token})[0] == 401
+    fresh = put_token(app, "10").body.decode()
+    assert get(app, "/latest/meta-data/instance-id", {TOKEN_HEADER: fresh})[0] == 200
 
 
 def test_imdsv2_session_over_the_wire_through_requests() -> None:

@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 from guestsim.simulator.expectations import check_expectations
 from guestsim.simulator.machine import RunResult
 from guestsim.simulator.paths import bundled
-from guestsim.simulator.scenario import discover, load_scenario, run_scenario
+from guestsim.simulator.scenario import discover, load_scenario
+from tests.builders import library_outcome
 
 LIBRARY = discover([bundled("scenarios")])
 OUTCOMES = ["stopped", "crashed", "reboot_loop", "hung"]
@@ -57,9 +58,8 @@ def declared(path: Path) -> dict[str, Any]:
     return expect
 
 
-@cache
 def run(path: Path) -> RunResult:
-    return run_scenario(load_scenario(path)).result
+    return library_outcome(path).result
 
 
 def library_keys() -> list[str]:

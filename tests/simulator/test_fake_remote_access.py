@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,18 +53,24 @@ def refuse(*_: object) -> Any:
     raise AssertionError("not expected")
 
 
-def make_guest(seed: int = 0, state: WindowsState | None = None) -> Guest:
+def make_guest(
+    seed: int = 0, state: WindowsState | None = None, clock: VirtualClock | None = None
+) -> Guest:
     state = default_windows_state() if state is None else state
     trace = Trace()
-    hooks = MachineHooks(sleep=refuse, reboot=refuse, service_stopped=refuse, run_as_user=refuse)
+    hooks = MachineHooks(
+        sleep=refuse,
+        reboot=refuse,
+        service_stopped=refuse,
+        run_as_user=refuse,
+        now=(clock or VirtualClock()).now,
+    )
     return Guest(state, trace, FakeOSUtils(state, trace, random.Random(seed), hooks))
 
 
 @pytest.fixture
-def guest() -> Iterator[Guest]:
-    # Guest time, as during a run: certificate dates come from it.
-    with VirtualClock().frozen():
-        yield make_guest()
+def guest() -> Guest:
+    return make_guest()
 
 
 # --- self-signed certificates ------------------------------------------------------------------
@@ -102,9 +107,8 @@ def test_self_signed_certificate_is_traced_without_its_thumbprint(guest: Guest) 
 
 def test_self_signed_certificates_are_deterministic_per_seed() -> None:
     def thumbprints(seed: int) -> list[str]:
-        with VirtualClock().frozen():
-            osu = make_guest(seed).os
-            return [osu.create_self_signed_cert(SUBJECT) for _ in range(2)]
+        osu = make_guest(seed).os
+        return [osu.create_self_signed_cert(SUBJECT) for _ in range(2)]
 
     first = thumbprints(1)
     assert first == thumbprints(1)
@@ -436,8 +440,7 @@ def test_rdp_certificate_already_set_is_returned_as_is() -> None:
 
 def test_rdp_certificate_dates_come_from_guest_time() -> None:
     start = dt.datetime(2030, 6, 1, 12, 0, tzinfo=dt.UTC)
-    with VirtualClock(start).frozen():
-        guest = make_guest()
-        guest.os.get_rdp_certificate_thumbprint()
+    guest = make_guest(clock=VirtualClock(start))
+    guest.os.get_rdp_certificate_thumbprint()
     [stored] = guest.state.certificates.certificates
     assert stored.certificate.not_valid_before_utc == start

@@ -13,6 +13,7 @@ import logging
 from typing import Any, ClassVar
 
 import pytest
+import requests
 
 from guestsim.agent.config import AgentConfig, config_from_options
 from guestsim.agent.metadata.base import MetadataService
@@ -26,6 +27,7 @@ from guestsim.agent.plugins.base import (
     Stage,
 )
 from guestsim.agent.version import AGENT_VERSION
+from guestsim.simulator.clouds.ec2 import TOKEN_HEADER, TTL_HEADER, EC2Cloud, EC2Model
 from guestsim.simulator.clouds.openstack import OpenStackCloud, OpenStackModel
 from guestsim.simulator.dhcp import DhcpServer
 from guestsim.simulator.faults import Fault
@@ -650,3 +652,35 @@ def test_a_machine_built_without_a_seed_uses_seed_0() -> None:
     assert admin_password(unseeded) == admin_password(seeded)
     assert admin_password(other) != admin_password(seeded)
     assert cloud.requests
+
+
+IMDS_ELSEWHERE = "http://10.0.0.9/"
+TOKEN_RESULT = "C:\\imds-token.txt"
+
+
+class ImdsTokenClientPlugin(Plugin):
+    """A guest program using IMDSv2: a 60 s token, used after 59 and after 60 guest seconds."""
+
+    def execute(self, service: MetadataService | None, shared_data: SharedData) -> PluginResult:
+        url = IMDS_ELSEWHERE + "latest/meta-data/instance-id"
+        token = requests.put(IMDS_ELSEWHERE + "latest/api/token", headers={TTL_HEADER: "60"}).text
+        statuses = []
+        for wait in (59, 1):
+            self.osutils.sleep(wait)
+            statuses.append(str(requests.get(url, headers={TOKEN_HEADER: token}).status_code))
+        self.osutils.write_file(TOKEN_RESULT, " ".join(statuses).encode())
+        return PLUGIN_EXECUTION_DONE, False
+
+
+def test_the_clouds_time_what_they_time_on_the_guest_clock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Served by a machine, a cloud's clock is the guest's: the token expires after 60 s
+    # of guest time, although the run takes milliseconds of host time.
+    imds = EC2Cloud(EC2Model({"instance-id": "i-1"}, imdsv2="required"), IMDS_ELSEWHERE)
+    openstack = OpenStackCloud(OpenStackModel(meta_data=meta_data()))
+    machine, _ = openstack_machine(
+        (register_plugin(monkeypatch, ImdsTokenClientPlugin),), clouds=[openstack, imds]
+    )
+    result = machine.run()
+    assert result.state.files.read(TOKEN_RESULT) == b"200 401"

@@ -6,9 +6,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from guestsim.simulator.errors import ScenarioError
-from guestsim.simulator.scenario import discover, load_scenario
+from guestsim.simulator.paths import bundled
+from guestsim.simulator.scenario import YAML_LOADER, discover, load_scenario
 
 VALID = """
 description: minimal
@@ -111,3 +113,37 @@ def test_discover_walks_folders_in_a_stable_order(tmp_path: Path) -> None:
 def test_discover_rejects_a_missing_path(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="no such file"):
         discover([tmp_path / "missing"])
+
+
+LIBRARY = discover([bundled("scenarios")])
+
+
+def test_libyaml_reads_scenarios_when_pyyaml_has_it() -> None:
+    assert YAML_LOADER is (yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader)
+
+
+@pytest.mark.parametrize("path", LIBRARY, ids=[p.stem for p in LIBRARY])
+def test_both_yaml_loaders_read_each_bundled_scenario_alike(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert yaml.load(text, Loader=YAML_LOADER) == yaml.safe_load(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\nb: [1, 2\n",  # an unclosed flow sequence
+        "a: 1\n b: 2\n",  # a bad indentation
+        "a: 'open\n",  # an unclosed quote
+        "a: *nothing\n",  # an unknown alias
+        "a: !!python/object:os.system x\n",  # a tag the safe loaders refuse
+    ],
+)
+def test_both_yaml_loaders_refuse_the_same_broken_files_naming_the_line(
+    text: str, tmp_path: Path
+) -> None:
+    with pytest.raises(yaml.YAMLError):
+        yaml.safe_load(text)
+    path = tmp_path / "broken.yaml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError, match=r"broken\.yaml: line \d+: invalid YAML"):
+        load_scenario(path)
