@@ -9,9 +9,9 @@ from guestsim.simulator.windows.state import (
     Service,
     UserAccount,
     WindowsState,
-    WindowsVersion,
     default_windows_state,
 )
+from guestsim.simulator.windows.version import WindowsVersion
 
 __all__ = [
     "FakeOSUtils",

@@ -5,17 +5,11 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from guestsim.agent.osutils import OSUtilsError
+from guestsim.simulator.windows.disks import SYSTEM_DRIVE_LETTER, Disk, Volume
 from guestsim.simulator.windows.fakebase import FakeOSBase
 
-if TYPE_CHECKING:
-    # Not imported at run time: the machine state module imports this one.
-    from guestsim.simulator.windows.storage import Disk, Volume
-
-# The Windows volume's letter (state.SYSTEM_DRIVE_LETTER) and the sector size.
-SYSTEM_DRIVE_LETTER = "C"
 SECTOR = 512
 PHYSICAL_DRIVE_PREFIX = "\\\\.\\physicaldrive"
 MBR_SIGNATURE_OFFSET = 440

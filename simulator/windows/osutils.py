@@ -18,6 +18,7 @@ from guestsim.agent.osutils import (
 )
 from guestsim.simulator.windows.bootconfig import BootConfigOS
 from guestsim.simulator.windows.certificates import CertificatesOS
+from guestsim.simulator.windows.disks import Disk, Volume
 from guestsim.simulator.windows.fakebase import FakeOSBase, MachineHooks, redact
 from guestsim.simulator.windows.firewall import FirewallOS
 from guestsim.simulator.windows.licensing import LicensingOS
@@ -38,7 +39,6 @@ from guestsim.simulator.windows.state import (
     LocalGroup,
     UserAccount,
 )
-from guestsim.simulator.windows.storage import Disk, Volume
 from guestsim.simulator.windows.timezone import TimeZoneOS
 from guestsim.simulator.windows.updates import UpdatesOS
 from guestsim.simulator.windows.volumes import VolumesOS

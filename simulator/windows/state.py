@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
 
 from guestsim.agent.osutils import (
     SERVICE_START_MODE_AUTOMATIC,
@@ -15,6 +13,7 @@ from guestsim.agent.osutils import (
 )
 from guestsim.simulator.windows.bootconfig import BootConfigState
 from guestsim.simulator.windows.certificates import CertificatesState
+from guestsim.simulator.windows.disks import SYSTEM_DRIVE_LETTER, Disk, Drive, Volume, drive_letter
 from guestsim.simulator.windows.filesystem import GuestFilesystem
 from guestsim.simulator.windows.firewall import FirewallState
 from guestsim.simulator.windows.licensing import LicensingState
@@ -26,11 +25,9 @@ from guestsim.simulator.windows.scripts import ScriptsState
 from guestsim.simulator.windows.software import SoftwareState
 from guestsim.simulator.windows.timezone import TimeZoneState
 from guestsim.simulator.windows.updates import UpdatesState
+from guestsim.simulator.windows.version import WindowsVersion
 from guestsim.simulator.windows.volumes import VolumesState
 from guestsim.simulator.windows.winrm import WinRMState
-
-if TYPE_CHECKING:
-    from guestsim.simulator.windows.storage import Disk, Volume
 
 # A fixed machine SID keeps SIDs, and so traces, identical on every run.
 MACHINE_SID = "S-1-5-21-1004336348-1177238915-682003330"
@@ -42,21 +39,6 @@ AGENT_KEY = "HKLM\\SOFTWARE\\Cloudbase Solutions\\Cloudbase-Init"
 SYSPREP_KEY = "HKLM\\SYSTEM\\Setup\\Status\\SysprepStatus"
 TIME_ZONE_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\TimeZoneInformation"
 PROFILE_LIST_KEY = "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\ProfileList"
-
-
-@dataclass
-class WindowsVersion:
-    major: int = 10
-    minor: int = 0
-    build: int = 17763
-    # 1 workstation, 2 domain controller, 3 server, as GetVersionEx reports it.
-    product_type: int = 3
-    edition: str = "ServerDatacenter"
-    nano_server: bool = False
-
-    @property
-    def tuple(self) -> tuple[int, int, int]:
-        return (self.major, self.minor, self.build)
 
 
 @dataclass
@@ -103,40 +85,6 @@ class Service:
     triggers: list[str] = field(default_factory=list)
     # Volatile: recomputed from the start mode at every boot.
     status: str = SERVICE_STATUS_STOPPED
-
-
-DriveKind = Literal["cdrom", "fixed"]
-DRIVE_KINDS: tuple[DriveKind, ...] = ("cdrom", "fixed")
-SYSTEM_DRIVE_LETTER = "C"
-_DRIVE_SPEC = re.compile(r"([A-Za-z])(?::(?:[\\/])?)?")
-
-
-@dataclass(frozen=True)
-class Drive:
-    """A logical drive: its letter, volume label (None: no label) and kind.
-
-    Its files live in the guest filesystem under ``<letter>:\\``.
-    """
-
-    letter: str
-    label: str | None = None
-    kind: DriveKind = "fixed"
-
-    def __post_init__(self) -> None:
-        if not re.fullmatch("[A-Z]", self.letter):
-            raise ValueError(f"drive letter must be one of A-Z, got {self.letter!r}")
-        if self.kind not in DRIVE_KINDS:
-            raise ValueError(f"drive kind must be one of {DRIVE_KINDS}, got {self.kind!r}")
-
-    @property
-    def root(self) -> str:
-        return f"{self.letter}:\\"
-
-
-def drive_letter(spec: str) -> str | None:
-    """The upper-case letter of ``"d"``, ``"D:"``, ``"D:\\"`` or ``"d:/"``; None otherwise."""
-    match = _DRIVE_SPEC.fullmatch(spec)
-    return match.group(1).upper() if match else None
 
 
 def _system_drives() -> list[Drive]:

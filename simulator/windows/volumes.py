@@ -36,8 +36,8 @@ from guestsim.simulator.windows.fakebase import FakeOSBase
 from guestsim.simulator.windows.registry import Registry, RegistryError, RegType
 
 if TYPE_CHECKING:
+    from guestsim.simulator.windows.disks import Volume
     from guestsim.simulator.windows.state import WindowsState
-    from guestsim.simulator.windows.storage import Volume
 
 # guestsim.simulator.windows.storage is imported inside the methods that need it: it imports the
 # state module, which imports this one.

@@ -30,9 +30,9 @@ from guestsim.simulator.windows.state import (
     AGENT_KEY,
     NetworkAdapter,
     WindowsState,
-    WindowsVersion,
     default_windows_state,
 )
+from guestsim.simulator.windows.version import WindowsVersion
 from tests.builders import (
     INSTANCE_ID,
     meta_data,

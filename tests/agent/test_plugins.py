@@ -32,9 +32,9 @@ from guestsim.simulator.windows.state import (
     TIME_ZONE_KEY,
     UserAccount,
     WindowsState,
-    WindowsVersion,
     default_windows_state,
 )
+from guestsim.simulator.windows.version import WindowsVersion
 from tests.builders import FIXTURES, INSTANCE_ID, meta_data, openstack_machine
 
 ORIGINAL_NAME = "WIN-GUESTSIM01"

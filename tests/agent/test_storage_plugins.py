@@ -30,6 +30,7 @@ from guestsim.simulator.dhcp import DhcpServer
 from guestsim.simulator.machine import Machine, RunResult
 from guestsim.simulator.paths import bundled
 from guestsim.simulator.trace import Event
+from guestsim.simulator.windows.disks import Volume
 from guestsim.simulator.windows.registry import RegistryError, RegType
 from guestsim.simulator.windows.state import AGENT_KEY, WindowsState, default_windows_state
 from guestsim.simulator.windows.storage import (
@@ -38,7 +39,6 @@ from guestsim.simulator.windows.storage import (
     SECTOR,
     SYSTEM_DISK_SIZE,
     SYSTEM_PARTITION_SIZE,
-    Volume,
     attach_ntfs_disk,
 )
 from guestsim.simulator.windows.volumes import (

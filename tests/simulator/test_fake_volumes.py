@@ -20,9 +20,10 @@ from guestsim.agent.windows.storage import (
 )
 from guestsim.simulator.errors import NotModelled
 from guestsim.simulator.trace import Event
+from guestsim.simulator.windows.disks import Drive, Volume
 from guestsim.simulator.windows.osutils import FakeOSUtils
 from guestsim.simulator.windows.registry import RegType
-from guestsim.simulator.windows.state import Drive, WindowsState, default_windows_state
+from guestsim.simulator.windows.state import WindowsState, default_windows_state
 from guestsim.simulator.windows.storage import (
     GIB,
     MIB,
@@ -30,7 +31,6 @@ from guestsim.simulator.windows.storage import (
     SYSTEM_DISK_SIZE,
     SYSTEM_PARTITION_SIZE,
     PartitionSpec,
-    Volume,
     attach_cdrom,
     attach_disk,
     attach_ntfs_disk,
