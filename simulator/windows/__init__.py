@@ -1,5 +1,6 @@
 """The simulated Windows: state model, registry, guest files and the agent's OS boundary."""
 
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.filesystem import GuestFilesystem
 from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
 from guestsim.simulator.windows.registry import Registry, RegType, RegValue
@@ -9,7 +10,6 @@ from guestsim.simulator.windows.state import (
     Service,
     UserAccount,
     WindowsState,
-    default_windows_state,
 )
 from guestsim.simulator.windows.version import WindowsVersion
 

@@ -30,9 +30,10 @@ from guestsim.simulator.dhcp import DhcpServer
 from guestsim.simulator.machine import Machine, RunResult
 from guestsim.simulator.paths import bundled
 from guestsim.simulator.trace import Event
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.disks import Volume
 from guestsim.simulator.windows.registry import RegistryError, RegType
-from guestsim.simulator.windows.state import AGENT_KEY, WindowsState, default_windows_state
+from guestsim.simulator.windows.state import AGENT_KEY, WindowsState
 from guestsim.simulator.windows.storage import (
     GIB,
     MIB,

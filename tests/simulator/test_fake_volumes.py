@@ -20,10 +20,11 @@ from guestsim.agent.windows.storage import (
 )
 from guestsim.simulator.errors import NotModelled
 from guestsim.simulator.trace import Event
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.disks import Drive, Volume
 from guestsim.simulator.windows.osutils import FakeOSUtils
 from guestsim.simulator.windows.registry import RegType
-from guestsim.simulator.windows.state import WindowsState, default_windows_state
+from guestsim.simulator.windows.state import WindowsState
 from guestsim.simulator.windows.storage import (
     GIB,
     MIB,
