@@ -2,17 +2,16 @@
 
 The Software Licensing Service is reached two ways, as on Windows: through WMI
 (``SoftwareLicensingService`` / ``SoftwareLicensingProduct``, the methods of
-:class:`LicensingOS`) and through ``cscript.exe slmgr.vbs`` (``SystemCommands``). Both act
-on :class:`LicensingState` through the functions below.
+``osutils/licensing.py:LicensingOS``) and through ``cscript.exe slmgr.vbs``
+(``processes.py:SystemCommands``). Both act on :class:`LicensingState` through the
+functions below.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from guestsim.agent.osutils import ItemNotFound, OSUtilsError
 from guestsim.simulator.errors import NotModelled
-from guestsim.simulator.windows.fakebase import FakeOSBase
 from guestsim.simulator.windows.registry import Registry, RegType
 from guestsim.simulator.windows.version import WindowsVersion
 
@@ -334,29 +333,3 @@ def license_info(licensing: LicensingState, version: WindowsVersion) -> str:
 
 def hresult_error(code: int) -> str:
     return f"0x{code:08X} {ERROR_TEXT.get(code, '')}".rstrip()
-
-
-class LicensingOS(FakeOSBase):
-    """The WMI side: SoftwareLicensingService and SoftwareLicensingProduct."""
-
-    def get_kms_product(self) -> tuple[str, str, bool]:
-        current = self.state.licensing.installed_channel
-        for product in products(self.state.licensing, self.state.version):
-            if product.channel == KMS_CLIENT:
-                return product.description, product.license_family, current == KMS_CLIENT
-        raise ItemNotFound("KMS client product not found")
-
-    def set_product_key(self, product_key: str) -> None:
-        self._mutation("set_product_key", product_key=product_key)
-        error = install_product_key(self.state.licensing, self.state.version, product_key)
-        if error:
-            raise OSUtilsError(f"InstallProductKey failed: {hresult_error(error)}")
-
-    def set_kms_host(self, host: str, port: str | int | None = None) -> None:
-        self._mutation("set_kms_host", host=host, port=port)
-        error = configure_kms_host(self.state.licensing, self.state.registry, host, port)
-        if error:
-            raise OSUtilsError(f"Setting the KMS host failed: {hresult_error(error)}")
-
-    def refresh_license_status(self) -> None:
-        self._mutation("refresh_license_status")

@@ -7,13 +7,11 @@ anything else is reported as not modelled, never silently "succeeds".
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from guestsim.agent.osutils import ProcessResult
 from guestsim.simulator.errors import NotModelled
-
-if TYPE_CHECKING:
-    from guestsim.simulator.windows.state import WindowsState
+from guestsim.simulator.windows import licensing
+from guestsim.simulator.windows.state import WindowsState
 
 SUCCESS: ProcessResult = (b"", b"", 0)
 
@@ -157,9 +155,6 @@ class SystemCommands:
         return banner + output.encode(), b"", exit_code
 
     def _slmgr(self, args: list[str]) -> tuple[str, int]:
-        # Imported here: the licensing module builds on fakebase, which imports this one.
-        from guestsim.simulator.windows import licensing
-
         command = args[0].lower().lstrip("/-") if args else ""
         state = self.state
         if command == "ipk" and len(args) == 2:

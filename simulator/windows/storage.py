@@ -8,7 +8,7 @@ show of an image is read here with pycdlib / pyfatfs — deliberately not with t
 own readers, so that a bug in those is not mirrored by the world they are tested against.
 
 Layout and numbering, as the storage manager sees them (see ``extend_volumes`` in
-``simulator/windows/volumes.py``):
+``simulator/windows/osutils/volumes.py``):
 
 * A disk-backed volume is one partition: ``offset`` and ``size`` on its disk. The space
   between the end of a partition and the next partition on the same disk (or the end of
@@ -39,7 +39,7 @@ from pyfatfs.PyFatFS import PyFatBytesIOFS
 from guestsim.simulator.errors import NotModelled
 from guestsim.simulator.windows.disks import Disk, Drive, Volume
 from guestsim.simulator.windows.state import WindowsState
-from guestsim.simulator.windows.volumes import install_registry_defaults
+from guestsim.simulator.windows.volumes import as_folder, install_registry_defaults
 
 LOG = logging.getLogger(__name__)
 
@@ -284,6 +284,16 @@ def attach_ntfs_disk(
     tree = {path.replace("\\", "/"): data for path, data in (files or {}).items()}
     _write_tree(state, volume.root, tree)
     return number
+
+
+def mount_volume(state: WindowsState, volume: Volume, folder: str) -> str:
+    """Mount ``volume`` on an (empty, created if needed) folder; returns the mount point."""
+    point = as_folder(folder)
+    if any(known.lower() == point.lower() for known in state.volume_config.mount_points):
+        raise ValueError(f"{point} is already a mount point")
+    state.files.make_dirs(point.rstrip("\\"))
+    state.volume_config.mount_points[point] = volume.guid
+    return point
 
 
 # --- layout: free space, numbering, resizing -------------------------------------------------

@@ -41,6 +41,7 @@ from guestsim.simulator.windows.storage import (
     SYSTEM_DISK_SIZE,
     SYSTEM_PARTITION_SIZE,
     attach_ntfs_disk,
+    mount_volume,
 )
 from guestsim.simulator.windows.volumes import (
     DISABLE_DELETE_NOTIFICATION,
@@ -49,7 +50,6 @@ from guestsim.simulator.windows.volumes import (
     PAGING_FILES,
     PARTMGR_PARAMETERS_KEY,
     SAN_POLICY,
-    mount_volume,
 )
 from tests.builders import INSTANCE_ID, openstack_machine, register_metadata_service
 

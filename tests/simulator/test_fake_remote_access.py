@@ -24,8 +24,7 @@ from guestsim.simulator.errors import NotModelled
 from guestsim.simulator.trace import Trace
 from guestsim.simulator.windows.certificates import machine_key, thumbprint_of
 from guestsim.simulator.windows.defaults import default_windows_state
-from guestsim.simulator.windows.fakebase import MachineHooks
-from guestsim.simulator.windows.osutils import FakeOSUtils
+from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
 from guestsim.simulator.windows.registry import RegType
 from guestsim.simulator.windows.state import WindowsState
 from guestsim.simulator.windows.winrm import UAC_POLICY_KEY, UAC_REMOTE_VALUE, WinRMListener

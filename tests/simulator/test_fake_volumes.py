@@ -37,6 +37,7 @@ from guestsim.simulator.windows.storage import (
     attach_ntfs_disk,
     free_space_after,
     harddisk_volume_number,
+    mount_volume,
     partition_number,
     usable_end,
     vds_volume_name,
@@ -48,7 +49,6 @@ from guestsim.simulator.windows.volumes import (
     PAGING_FILES,
     PARTMGR_PARAMETERS_KEY,
     SAN_POLICY,
-    mount_volume,
     page_file_entry,
 )
 from tests.builders import standalone_osutils
