@@ -19,8 +19,9 @@ from guestsim.simulator.errors import NotModelled
 from guestsim.simulator.faults import DEFAULT_HANG_BUDGET_S, AgentHung, Fault, FaultPlan
 from guestsim.simulator.trace import Trace
 from guestsim.simulator.transport import TRANSPORTS, Gateway
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
-from guestsim.simulator.windows.state import WindowsState, default_windows_state
+from guestsim.simulator.windows.state import WindowsState
 
 DEFAULT_MAX_BOOTS = 10
 # Guest seconds a Windows restart takes; only visible as a gap in trace timestamps.

@@ -23,8 +23,9 @@ from guestsim.simulator.drives import PARTITION_OFFSET
 from guestsim.simulator.faults import Fault
 from guestsim.simulator.machine import Machine, RunResult
 from guestsim.simulator.scenario import ScenarioOutcome, load_scenario, run_scenario
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.registry import Registry
-from guestsim.simulator.windows.state import WindowsState, default_windows_state
+from guestsim.simulator.windows.state import WindowsState
 from guestsim.simulator.windows.storage import PartitionSpec, attach_cdrom, attach_disk
 
 _PLUGIN_PREFIXES = ("cloudbaseinit.plugins.common.", "cloudbaseinit.plugins.windows.")

@@ -12,6 +12,7 @@ from guestsim.simulator.faults import DEFAULT_HANG_BUDGET_S, Fault
 from guestsim.simulator.machine import DEFAULT_MAX_BOOTS, Machine
 from guestsim.simulator.overrides import OverrideError, Overrides
 from guestsim.simulator.scenario import Scenario
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.processes import install_vmware_tools
 from guestsim.simulator.windows.registry import RegType
 from guestsim.simulator.windows.scripts import ScriptDeclaration, declaration_from_spec
@@ -20,7 +21,6 @@ from guestsim.simulator.windows.state import (
     NetworkAdapter,
     UserAccount,
     WindowsState,
-    default_windows_state,
 )
 
 _PRODUCT_TYPES = {"workstation": 1, "domain_controller": 2, "server": 3}

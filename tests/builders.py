@@ -26,8 +26,9 @@ from guestsim.simulator.machine import Machine, RunResult
 from guestsim.simulator.scenario import ScenarioOutcome, load_scenario, run_scenario
 from guestsim.simulator.trace import Trace
 from guestsim.simulator.transport import Gateway, InProcessTransport
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
-from guestsim.simulator.windows.state import WindowsState, default_windows_state
+from guestsim.simulator.windows.state import WindowsState
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 INSTANCE_ID = "7d3f1a52-0c4e-4b8e-9a61-2f5c8d9e0b13"

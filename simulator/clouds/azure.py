@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 from guestsim.simulator.clouds.base import CloudApp, SimRequest, SimResponse, not_found, text
 from guestsim.simulator.clouds.documents import DocumentSource
 from guestsim.simulator.errors import ScenarioError
-from guestsim.simulator.windows.state import Drive, WindowsState
+from guestsim.simulator.windows.disks import Drive
+from guestsim.simulator.windows.state import WindowsState
 
 DEFAULT_BASE_URL = "http://168.63.129.16/"
 

@@ -2,22 +2,18 @@
 
 The Software Licensing Service is reached two ways, as on Windows: through WMI
 (``SoftwareLicensingService`` / ``SoftwareLicensingProduct``, the methods of
-:class:`LicensingOS`) and through ``cscript.exe slmgr.vbs`` (``SystemCommands``). Both act
-on :class:`LicensingState` through the functions below.
+``osutils/licensing.py:LicensingOS``) and through ``cscript.exe slmgr.vbs``
+(``processes.py:SystemCommands``). Both act on :class:`LicensingState` through the
+functions below.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from guestsim.agent.osutils import ItemNotFound, OSUtilsError
 from guestsim.simulator.errors import NotModelled
-from guestsim.simulator.windows.fakebase import FakeOSBase
-from guestsim.simulator.windows.registry import RegType
-
-if TYPE_CHECKING:
-    from guestsim.simulator.windows.state import WindowsState, WindowsVersion
+from guestsim.simulator.windows.registry import Registry, RegType
+from guestsim.simulator.windows.version import WindowsVersion
 
 WINDOWS_APPLICATION_ID = "55c92734-d682-4d71-983e-d6ec3f16059f"
 SPP_KEY = "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\SoftwareProtectionPlatform"
@@ -226,15 +222,14 @@ class LicensingState:
     activated_by: str | None = None
 
 
-def products(state: WindowsState) -> list[LicenseProduct]:
+def products(licensing: LicensingState, version: WindowsVersion) -> list[LicenseProduct]:
     """The Windows products of the running edition: generic channels, then the installed one."""
-    release = release_of(state.version)
-    family = state.version.edition
+    release = release_of(version)
+    family = version.edition
     found = [
         LicenseProduct(channel, family, key)
         for channel, key in sorted(release.generic_keys[family].items())
     ]
-    licensing = state.licensing
     if licensing.installed_channel is not None and licensing.installed_channel not in (
         KMS_CLIENT,
         AVMA,
@@ -243,16 +238,15 @@ def products(state: WindowsState) -> list[LicenseProduct]:
     return found
 
 
-def installed_product(state: WindowsState) -> LicenseProduct | None:
-    channel = state.licensing.installed_channel
-    return next((p for p in products(state) if p.channel == channel), None)
+def installed_product(licensing: LicensingState, version: WindowsVersion) -> LicenseProduct | None:
+    channel = licensing.installed_channel
+    return next((p for p in products(licensing, version) if p.channel == channel), None)
 
 
-def install_product_key(state: WindowsState, key: str) -> int:
+def install_product_key(licensing: LicensingState, version: WindowsVersion, key: str) -> int:
     """InstallProductKey: 0, or the HRESULT of the refusal."""
-    licensing = state.licensing
     normalized = key.strip().upper()
-    generic = release_of(state.version).generic_keys[state.version.edition]
+    generic = release_of(version).generic_keys[version.edition]
     channel = next((c for c, k in generic.items() if k == normalized), None)
     if channel is None:
         channel = licensing.other_keys.get(normalized)
@@ -266,7 +260,9 @@ def install_product_key(state: WindowsState, key: str) -> int:
     return 0
 
 
-def configure_kms_host(state: WindowsState, host: str, port: str | int | None) -> int:
+def configure_kms_host(
+    licensing: LicensingState, registry: Registry, host: str, port: str | int | None
+) -> int:
     """SetKeyManagementServiceMachine (and Port when given): 0, or the HRESULT."""
     number: int | None = None
     if port is not None:
@@ -274,9 +270,7 @@ def configure_kms_host(state: WindowsState, host: str, port: str | int | None) -
         if not text.isdigit() or not 0 < int(text) < 65536:
             return E_INVALIDARG
         number = int(text)
-    licensing = state.licensing
     licensing.kms_host = host
-    registry = state.registry
     registry.create_key(SPP_KEY)
     registry.set_value(SPP_KEY, "KeyManagementServiceName", host, RegType.REG_SZ)
     if number is not None:
@@ -285,9 +279,8 @@ def configure_kms_host(state: WindowsState, host: str, port: str | int | None) -
     return 0
 
 
-def activate(state: WindowsState) -> int:
+def activate(licensing: LicensingState) -> int:
     """Activate the installed product: 0, or the HRESULT of the failure."""
-    licensing = state.licensing
     channel = licensing.installed_channel
     if channel == KMS_CLIENT:
         candidates = (
@@ -310,16 +303,14 @@ def activate(state: WindowsState) -> int:
     raise NotModelled(f"activating a Windows product of the {channel} channel")
 
 
-def license_info(state: WindowsState) -> str:
+def license_info(licensing: LicensingState, version: WindowsVersion) -> str:
     """What ``slmgr /dlv`` prints about the installed Windows product."""
-    product = installed_product(state)
+    product = installed_product(licensing, version)
     if product is None:
         return "Error: product key not found.\r\n"
-    licensing = state.licensing
     key = product.product_key or ""
     lines = [
-        f"Software licensing service version: {state.version.major}.{state.version.minor}."
-        f"{state.version.build}.1",
+        f"Software licensing service version: {version.major}.{version.minor}.{version.build}.1",
         "",
         f"Name: {product.name}",
         f"Description: {product.description}",
@@ -342,29 +333,3 @@ def license_info(state: WindowsState) -> str:
 
 def hresult_error(code: int) -> str:
     return f"0x{code:08X} {ERROR_TEXT.get(code, '')}".rstrip()
-
-
-class LicensingOS(FakeOSBase):
-    """The WMI side: SoftwareLicensingService and SoftwareLicensingProduct."""
-
-    def get_kms_product(self) -> tuple[str, str, bool]:
-        current = self.state.licensing.installed_channel
-        for product in products(self.state):
-            if product.channel == KMS_CLIENT:
-                return product.description, product.license_family, current == KMS_CLIENT
-        raise ItemNotFound("KMS client product not found")
-
-    def set_product_key(self, product_key: str) -> None:
-        self._mutation("set_product_key", product_key=product_key)
-        error = install_product_key(self.state, product_key)
-        if error:
-            raise OSUtilsError(f"InstallProductKey failed: {hresult_error(error)}")
-
-    def set_kms_host(self, host: str, port: str | int | None = None) -> None:
-        self._mutation("set_kms_host", host=host, port=port)
-        error = configure_kms_host(self.state, host, port)
-        if error:
-            raise OSUtilsError(f"Setting the KMS host failed: {hresult_error(error)}")
-
-    def refresh_license_status(self) -> None:
-        self._mutation("refresh_license_status")

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from guestsim.simulator.windows.fakebase import FakeOSBase
-from guestsim.simulator.windows.registry import RegType
-
-if TYPE_CHECKING:
-    from guestsim.simulator.windows.registry import Registry
+from guestsim.simulator.windows.registry import Registry, RegType
 
 # Windows' own GUIDs for the stock schemes, the display subgroup and its idle setting.
 SCHEME_BALANCED = "381b4222-f694-41f0-9685-ff5bb260df2e"
@@ -67,7 +62,3 @@ class PowerState:
     def display_idle_timeout(self) -> int:
         """Seconds of inactivity before the display turns off on AC power (0: never)."""
         return self.ac_values[(self.active_scheme, SUB_VIDEO, VIDEOIDLE)]
-
-
-class PowerOS(FakeOSBase):
-    pass

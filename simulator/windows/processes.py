@@ -7,13 +7,11 @@ anything else is reported as not modelled, never silently "succeeds".
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from guestsim.agent.osutils import ProcessResult
 from guestsim.simulator.errors import NotModelled
-
-if TYPE_CHECKING:
-    from guestsim.simulator.windows.state import WindowsState
+from guestsim.simulator.windows import licensing
+from guestsim.simulator.windows.state import WindowsState
 
 SUCCESS: ProcessResult = (b"", b"", 0)
 
@@ -157,29 +155,26 @@ class SystemCommands:
         return banner + output.encode(), b"", exit_code
 
     def _slmgr(self, args: list[str]) -> tuple[str, int]:
-        # Imported here: the licensing module builds on fakebase, which imports this one.
-        from guestsim.simulator.windows import licensing
-
         command = args[0].lower().lstrip("/-") if args else ""
         state = self.state
         if command == "ipk" and len(args) == 2:
-            code = licensing.install_product_key(state, args[1])
+            code = licensing.install_product_key(state.licensing, state.version, args[1])
             done = f"Installed product key {args[1]} successfully.\r\n"
         elif command == "skms" and len(args) == 2:
             host, port = _kms_address(args[1])
-            code = licensing.configure_kms_host(state, host, port)
+            code = licensing.configure_kms_host(state.licensing, state.registry, host, port)
             done = f"Key Management Service machine name set to {args[1]} successfully.\r\n"
         elif command == "ato" and len(args) == 1:
-            product = licensing.installed_product(state)
+            product = licensing.installed_product(state.licensing, state.version)
             if product is None:
                 raise NotModelled("slmgr.vbs /ato without a product key")
-            code = licensing.activate(state)
+            code = licensing.activate(state.licensing)
             heading = f"Activating {product.name} ...\r\n"
             if code:
                 return f"{heading}Error: {licensing.hresult_error(code)}\r\n", code
             return f"{heading}Product activated successfully.\r\n", 0
         elif command == "dlv" and len(args) == 1:
-            return licensing.license_info(state), 0
+            return licensing.license_info(state.licensing, state.version), 0
         else:
             raise NotModelled(f"slmgr.vbs {' '.join(args[:1])}")
         if code:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
 
 from guestsim.agent.osutils import (
     SERVICE_START_MODE_AUTOMATIC,
@@ -15,22 +13,21 @@ from guestsim.agent.osutils import (
 )
 from guestsim.simulator.windows.bootconfig import BootConfigState
 from guestsim.simulator.windows.certificates import CertificatesState
+from guestsim.simulator.windows.disks import SYSTEM_DRIVE_LETTER, Disk, Drive, Volume, drive_letter
 from guestsim.simulator.windows.filesystem import GuestFilesystem
 from guestsim.simulator.windows.firewall import FirewallState
 from guestsim.simulator.windows.licensing import LicensingState
 from guestsim.simulator.windows.network import NetworkState
 from guestsim.simulator.windows.power import PowerState
 from guestsim.simulator.windows.rdp import RDPState
-from guestsim.simulator.windows.registry import Registry, RegType
+from guestsim.simulator.windows.registry import Registry
 from guestsim.simulator.windows.scripts import ScriptsState
 from guestsim.simulator.windows.software import SoftwareState
 from guestsim.simulator.windows.timezone import TimeZoneState
 from guestsim.simulator.windows.updates import UpdatesState
+from guestsim.simulator.windows.version import WindowsVersion
 from guestsim.simulator.windows.volumes import VolumesState
 from guestsim.simulator.windows.winrm import WinRMState
-
-if TYPE_CHECKING:
-    from guestsim.simulator.windows.storage import Disk, Volume
 
 # A fixed machine SID keeps SIDs, and so traces, identical on every run.
 MACHINE_SID = "S-1-5-21-1004336348-1177238915-682003330"
@@ -42,21 +39,6 @@ AGENT_KEY = "HKLM\\SOFTWARE\\Cloudbase Solutions\\Cloudbase-Init"
 SYSPREP_KEY = "HKLM\\SYSTEM\\Setup\\Status\\SysprepStatus"
 TIME_ZONE_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\TimeZoneInformation"
 PROFILE_LIST_KEY = "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\ProfileList"
-
-
-@dataclass
-class WindowsVersion:
-    major: int = 10
-    minor: int = 0
-    build: int = 17763
-    # 1 workstation, 2 domain controller, 3 server, as GetVersionEx reports it.
-    product_type: int = 3
-    edition: str = "ServerDatacenter"
-    nano_server: bool = False
-
-    @property
-    def tuple(self) -> tuple[int, int, int]:
-        return (self.major, self.minor, self.build)
 
 
 @dataclass
@@ -103,40 +85,6 @@ class Service:
     triggers: list[str] = field(default_factory=list)
     # Volatile: recomputed from the start mode at every boot.
     status: str = SERVICE_STATUS_STOPPED
-
-
-DriveKind = Literal["cdrom", "fixed"]
-DRIVE_KINDS: tuple[DriveKind, ...] = ("cdrom", "fixed")
-SYSTEM_DRIVE_LETTER = "C"
-_DRIVE_SPEC = re.compile(r"([A-Za-z])(?::(?:[\\/])?)?")
-
-
-@dataclass(frozen=True)
-class Drive:
-    """A logical drive: its letter, volume label (None: no label) and kind.
-
-    Its files live in the guest filesystem under ``<letter>:\\``.
-    """
-
-    letter: str
-    label: str | None = None
-    kind: DriveKind = "fixed"
-
-    def __post_init__(self) -> None:
-        if not re.fullmatch("[A-Z]", self.letter):
-            raise ValueError(f"drive letter must be one of A-Z, got {self.letter!r}")
-        if self.kind not in DRIVE_KINDS:
-            raise ValueError(f"drive kind must be one of {DRIVE_KINDS}, got {self.kind!r}")
-
-    @property
-    def root(self) -> str:
-        return f"{self.letter}:\\"
-
-
-def drive_letter(spec: str) -> str | None:
-    """The upper-case letter of ``"d"``, ``"D:"``, ``"D:\\"`` or ``"d:/"``; None otherwise."""
-    match = _DRIVE_SPEC.fullmatch(spec)
-    return match.group(1).upper() if match else None
 
 
 def _system_drives() -> list[Drive]:
@@ -236,54 +184,3 @@ class WindowsState:
             service.status = SERVICE_STATUS_RUNNING if auto else SERVICE_STATUS_STOPPED
         self.network.power_on()
         self.files.clear_temp()
-
-
-def default_windows_state() -> WindowsState:
-    """A freshly sysprepped Windows Server 2019 with the agent installed as a service."""
-    from guestsim.simulator.windows.storage import add_system_disk
-
-    state = WindowsState()
-    add_system_disk(state)
-    state.users = [
-        UserAccount("Administrator", BUILTIN_ADMIN_RID, password=None, disabled=True),
-        UserAccount("Guest", 501, disabled=True),
-    ]
-    state.groups = [
-        LocalGroup("Administrators", "S-1-5-32-544", ["Administrator"]),
-        LocalGroup("Users", "S-1-5-32-545"),
-        LocalGroup("Remote Desktop Users", "S-1-5-32-555"),
-    ]
-    state.adapters = [
-        NetworkAdapter("Ethernet", "52:54:00:12:34:56", "10.0.0.15", dhcp_server="10.0.0.1")
-    ]
-    state.services = [
-        Service(
-            "cloudbase-init",
-            "Cloudbase-Init",
-            SERVICE_START_MODE_AUTOMATIC,
-            binary_path=(
-                "C:\\Program Files\\Cloudbase Solutions\\Cloudbase-Init\\Python\\Scripts\\"
-                "cloudbase-init.exe"
-            ),
-        ),
-        Service("w32time", "Windows Time", SERVICE_START_MODE_MANUAL, account="LocalService"),
-        Service("WinRM", "Windows Remote Management", SERVICE_START_MODE_AUTOMATIC),
-    ]
-    registry = state.registry
-    registry.create_key(AGENT_KEY)
-    registry.create_key(SYSPREP_KEY)
-    registry.set_value(SYSPREP_KEY, "GeneralizationState", 7, RegType.REG_DWORD)
-    registry.create_key(TIME_ZONE_KEY)
-    registry.set_value(TIME_ZONE_KEY, "RealTimeIsUniversal", 0, RegType.REG_DWORD)
-    registry.create_key(PROFILE_LIST_KEY)
-    # Windows Server 2019 ships .NET Framework 4.7.2 and the Terminal Services policy key.
-    dotnet = "HKLM\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v4\\Full"
-    registry.create_key(dotnet)
-    registry.set_value(dotnet, "Install", 1, RegType.REG_DWORD)
-    registry.set_value(dotnet, "Release", 461814, RegType.REG_DWORD)
-    registry.create_key("HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows NT\\Terminal Services")
-    # The installer ships these next to the agent; the stock conf points bsdtar_path and
-    # mtools_path at them.
-    for tool in ("bsdtar.exe", "mcopy.exe", "mlabel.exe"):
-        state.files.write(f"{AGENT_BIN_DIR}\\{tool}", b"MZ")
-    return state

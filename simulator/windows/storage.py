@@ -8,7 +8,7 @@ show of an image is read here with pycdlib / pyfatfs — deliberately not with t
 own readers, so that a bug in those is not mirrored by the world they are tested against.
 
 Layout and numbering, as the storage manager sees them (see ``extend_volumes`` in
-``simulator/windows/volumes.py``):
+``simulator/windows/osutils/volumes.py``):
 
 * A disk-backed volume is one partition: ``offset`` and ``size`` on its disk. The space
   between the end of a partition and the next partition on the same disk (or the end of
@@ -37,8 +37,9 @@ import pycdlib
 from pyfatfs.PyFatFS import PyFatBytesIOFS
 
 from guestsim.simulator.errors import NotModelled
-from guestsim.simulator.windows.state import Drive, WindowsState
-from guestsim.simulator.windows.volumes import install_registry_defaults
+from guestsim.simulator.windows.disks import Disk, Drive, Volume
+from guestsim.simulator.windows.state import WindowsState
+from guestsim.simulator.windows.volumes import as_folder, install_registry_defaults
 
 LOG = logging.getLogger(__name__)
 
@@ -56,43 +57,6 @@ _MBR_TABLE = 446
 _MBR_ENTRY = 16
 _GPT_SIGNATURE = b"EFI PART"
 VDS_VOLUME_PREFIX = "\\\\?\\GLOBALROOT\\Device\\HarddiskVolume"
-
-
-@dataclass(frozen=True)
-class Disk:
-    """A physical disk; bytes past ``data`` and up to ``size`` read as zeros."""
-
-    data: bytes
-    size: int
-
-    def read(self, offset: int, length: int) -> bytes:
-        if offset < 0 or length < 0:
-            raise ValueError("negative offset or length")
-        end = min(offset + length, self.size)
-        if offset >= end:
-            return b""
-        chunk = self.data[offset:end]
-        return chunk + bytes(end - offset - len(chunk))
-
-
-@dataclass(frozen=True)
-class Volume:
-    guid: str
-    label: str | None
-    letter: str | None = None
-    disk: int | None = None  # index in ``WindowsState.disks``; None for CD-ROM media
-    offset: int = 0
-    size: int = 0
-    filesystem: str | None = None  # "NTFS", "FAT", "CDFS", or None when unreadable
-
-    @property
-    def path(self) -> str:
-        return f"\\\\?\\Volume{{{self.guid}}}\\"
-
-    @property
-    def root(self) -> str:
-        """Where its files are seen: the drive letter's root, else the GUID path."""
-        return f"{self.letter}:\\" if self.letter else self.path
 
 
 @dataclass(frozen=True)
@@ -320,6 +284,16 @@ def attach_ntfs_disk(
     tree = {path.replace("\\", "/"): data for path, data in (files or {}).items()}
     _write_tree(state, volume.root, tree)
     return number
+
+
+def mount_volume(state: WindowsState, volume: Volume, folder: str) -> str:
+    """Mount ``volume`` on an (empty, created if needed) folder; returns the mount point."""
+    point = as_folder(folder)
+    if any(known.lower() == point.lower() for known in state.volume_config.mount_points):
+        raise ValueError(f"{point} is already a mount point")
+    state.files.make_dirs(point.rstrip("\\"))
+    state.volume_config.mount_points[point] = volume.guid
+    return point
 
 
 # --- layout: free space, numbering, resizing -------------------------------------------------

@@ -14,7 +14,8 @@ from typing import Any
 from guestsim.agent.plugins.base import PLUGIN_EXECUTE_ON_NEXT_BOOT, PLUGIN_EXECUTION_DONE
 from guestsim.simulator.dhcp import DhcpServer
 from guestsim.simulator.machine import RunResult
-from guestsim.simulator.windows.state import UserAccount, WindowsState, default_windows_state
+from guestsim.simulator.windows.defaults import default_windows_state
+from guestsim.simulator.windows.state import UserAccount, WindowsState
 from tests.agent.test_metadata_cloudstack import cloudstack_machine, router
 from tests.builders import meta_data, module_log, openstack_machine
 

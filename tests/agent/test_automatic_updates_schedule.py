@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from guestsim.agent.plugins.updates import random_install_hour
 from guestsim.simulator.machine import RunResult
-from guestsim.simulator.windows.state import default_windows_state
+from guestsim.simulator.windows.defaults import default_windows_state
 from tests.agent.test_platform_plugins import UPDATES, done, run, windows
 from tests.builders import standalone_osutils
 

@@ -15,9 +15,10 @@ import pytest
 from guestsim.agent.osutils import OSUtilsError
 from guestsim.agent.plugins.azureguestagent import member_target
 from guestsim.simulator.machine import RunResult
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.osutils import FakeOSUtils
 from guestsim.simulator.windows.software import version_resource
-from guestsim.simulator.windows.state import WindowsState, default_windows_state
+from guestsim.simulator.windows.state import WindowsState
 from tests.agent.test_platform_plugins import (
     AGENT_VERSION,
     AZURE_AGENT,

@@ -30,14 +30,9 @@ from guestsim.simulator.clouds.base import SimRequest, SimResponse, not_found
 from guestsim.simulator.clouds.openstack import OpenStackCloud, OpenStackModel
 from guestsim.simulator.machine import Machine, RunResult
 from guestsim.simulator.trace import Event
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.registry import RegistryError, RegType, RegValue
-from guestsim.simulator.windows.state import (
-    AGENT_KEY,
-    TIME_ZONE_KEY,
-    UserAccount,
-    WindowsState,
-    default_windows_state,
-)
+from guestsim.simulator.windows.state import AGENT_KEY, TIME_ZONE_KEY, UserAccount, WindowsState
 from tests.builders import (
     INSTANCE_ID,
     meta_data,

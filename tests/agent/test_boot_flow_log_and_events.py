@@ -33,13 +33,9 @@ from guestsim.agent.version import AGENT_VERSION
 from guestsim.simulator.clouds.base import CloudApp, SimRequest, SimResponse, text
 from guestsim.simulator.machine import Machine, RunResult
 from guestsim.simulator.trace import Trace
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
-from guestsim.simulator.windows.state import (
-    AGENT_KEY,
-    UserAccount,
-    WindowsState,
-    default_windows_state,
-)
+from guestsim.simulator.windows.state import AGENT_KEY, UserAccount, WindowsState
 from tests.builders import (
     INSTANCE_ID,
     meta_data,

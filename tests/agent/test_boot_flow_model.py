@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from guestsim.agent.metadata.base import MetadataService
 from guestsim.agent.plugins.base import Plugin, PluginResult, SharedData
-from guestsim.simulator.windows.state import default_windows_state
+from guestsim.simulator.windows.defaults import default_windows_state
 from tests.builders import INSTANCE_ID, openstack_machine, register_plugin
 
 SCRIPT_DIR = "C:\\guestsim-test"

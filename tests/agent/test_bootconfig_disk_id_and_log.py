@@ -13,8 +13,9 @@ import pytest
 
 from guestsim.simulator.machine import RunResult
 from guestsim.simulator.windows.bootconfig import disk_signature
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.osutils import FakeOSUtils
-from guestsim.simulator.windows.state import WindowsState, default_windows_state
+from guestsim.simulator.windows.state import WindowsState
 from tests.agent.test_platform_plugins import (
     BCD,
     BOOT_STATUS,

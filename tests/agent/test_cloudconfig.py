@@ -28,9 +28,10 @@ from guestsim.agent.userdata.cloudconfig import (
     process_cloud_config,
 )
 from guestsim.agent.userdata.cloudconfig.writefiles import DEFAULT_PERMISSIONS, convert_permissions
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.osutils import FakeOSUtils
 from guestsim.simulator.windows.scripts import ScriptDeclaration, ScriptRunSpec
-from guestsim.simulator.windows.state import MACHINE_SID, WindowsState, default_windows_state
+from guestsim.simulator.windows.state import MACHINE_SID, WindowsState
 from tests.builders import INSTANCE_ID, openstack_machine, standalone_osutils
 
 ORIGINAL_NAME = "WIN-GUESTSIM01"

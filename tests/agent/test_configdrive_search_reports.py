@@ -19,7 +19,8 @@ import pytest
 from guestsim.agent.config import config_from_options
 from guestsim.simulator import media
 from guestsim.simulator.machine import Machine, RunResult
-from guestsim.simulator.windows.state import AGENT_BIN_DIR, WindowsState, default_windows_state
+from guestsim.simulator.windows.defaults import default_windows_state
+from guestsim.simulator.windows.state import AGENT_BIN_DIR, WindowsState
 from guestsim.simulator.windows.storage import PartitionSpec, attach_cdrom, attach_disk
 from tests.agent.test_configdrive_readers import fat_find, fat_get, fat_layout, fat_set
 from tests.agent.test_configdrive_search import (

@@ -11,8 +11,9 @@ import pytest
 
 from guestsim.agent.plugins.licensing import PRODUCT_KEYS, VOL_ACT_KMS
 from guestsim.simulator.machine import RunResult
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.licensing import KMS_CLIENT, RETAIL
-from guestsim.simulator.windows.state import WindowsState, default_windows_state
+from guestsim.simulator.windows.state import WindowsState
 from tests.agent.test_platform_plugins import (
     GVLK_2019_DATACENTER,
     LICENSING,

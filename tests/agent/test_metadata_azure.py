@@ -40,8 +40,10 @@ from guestsim.simulator.faults import Fault, FaultPlan
 from guestsim.simulator.machine import Machine, RunResult
 from guestsim.simulator.trace import Trace
 from guestsim.simulator.transport import Gateway, InProcessTransport
+from guestsim.simulator.windows.defaults import default_windows_state
+from guestsim.simulator.windows.disks import Drive
 from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
-from guestsim.simulator.windows.state import AGENT_KEY, Drive, WindowsState, default_windows_state
+from guestsim.simulator.windows.state import AGENT_KEY, WindowsState
 
 SERVICE_PATH = "cloudbaseinit.metadata.services.azureservice.AzureService"
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "clouds" / "azure"

@@ -41,8 +41,9 @@ from guestsim.simulator.paths import bundled
 from guestsim.simulator.scenario import load_scenario, run_scenario
 from guestsim.simulator.trace import Trace
 from guestsim.simulator.transport import Gateway, InProcessTransport
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
-from guestsim.simulator.windows.state import NetworkAdapter, WindowsState, default_windows_state
+from guestsim.simulator.windows.state import NetworkAdapter, WindowsState
 from tests.builders import PLUGIN, public_key
 
 SERVICE_PATH = "cloudbaseinit.metadata.services.cloudstack.CloudStack"

@@ -26,8 +26,8 @@ from guestsim.simulator.clouds.ec2 import EC2Cloud, EC2Model, build
 from guestsim.simulator.clouds.openstack import OpenStackCloud, OpenStackModel
 from guestsim.simulator.faults import Fault
 from guestsim.simulator.trace import Trace
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
-from guestsim.simulator.windows.state import default_windows_state
 from tests.builders import FIXTURES, HTTP_SERVICE, public_key, serving, standalone_osutils
 
 EC2_SERVICE = "cloudbaseinit.metadata.services.ec2service.EC2Service"

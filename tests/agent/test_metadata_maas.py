@@ -29,7 +29,8 @@ from guestsim.simulator.faults import Fault
 from guestsim.simulator.paths import bundled
 from guestsim.simulator.scenario import load_scenario, run_scenario
 from guestsim.simulator.trace import Trace
-from guestsim.simulator.windows.state import WindowsState, default_windows_state
+from guestsim.simulator.windows.defaults import default_windows_state
+from guestsim.simulator.windows.state import WindowsState
 from tests.builders import FIXTURES, public_key, standalone_osutils
 from tests.builders import serving as serve_apps
 

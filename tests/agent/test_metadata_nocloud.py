@@ -11,7 +11,7 @@ from guestsim.agent.metadata.base import NotExistingMetadataException
 from guestsim.agent.metadata.nocloud import NoCloudConfigDriveService
 from guestsim.agent.plugins.base import AgentContext
 from guestsim.simulator import media
-from guestsim.simulator.windows.state import default_windows_state
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.storage import attach_cdrom
 from tests.builders import standalone_osutils
 

@@ -12,8 +12,10 @@ from guestsim.agent.config import config_from_options
 from guestsim.agent.metadata.ovf import OvfEnvironmentError, OvfService
 from guestsim.agent.plugins.base import AgentContext
 from guestsim.simulator.machine import Machine
+from guestsim.simulator.windows.defaults import default_windows_state
+from guestsim.simulator.windows.disks import Drive
 from guestsim.simulator.windows.osutils import FakeOSUtils
-from guestsim.simulator.windows.state import AGENT_KEY, Drive, WindowsState, default_windows_state
+from guestsim.simulator.windows.state import AGENT_KEY, WindowsState
 from guestsim.simulator.windows.storage import attach_cdrom
 from tests.agent.test_metadata_opennebula import build_iso
 from tests.builders import PLUGIN, public_key, standalone_osutils

@@ -28,9 +28,10 @@ from guestsim.agent.network import (
 from guestsim.agent.plugins.base import AgentContext
 from guestsim.simulator.errors import NotModelled
 from guestsim.simulator.machine import Machine
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.osutils import FakeOSUtils
 from guestsim.simulator.windows.processes import VMWARE_RPCTOOL, install_vmware_tools
-from guestsim.simulator.windows.state import AGENT_KEY, WindowsState, default_windows_state
+from guestsim.simulator.windows.state import AGENT_KEY, WindowsState
 from tests.builders import PLUGIN, public_key, standalone_osutils
 
 VMWARE = "cloudbaseinit.metadata.services.vmwareguestinfoservice.VMwareGuestInfoService"

@@ -25,14 +25,10 @@ from guestsim.simulator.machine import RunResult
 from guestsim.simulator.paths import bundled
 from guestsim.simulator.scenario import load_scenario, run_scenario
 from guestsim.simulator.trace import Event
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.network import IPRoute
-from guestsim.simulator.windows.state import (
-    AGENT_KEY,
-    NetworkAdapter,
-    WindowsState,
-    WindowsVersion,
-    default_windows_state,
-)
+from guestsim.simulator.windows.state import AGENT_KEY, NetworkAdapter, WindowsState
+from guestsim.simulator.windows.version import WindowsVersion
 from tests.builders import (
     INSTANCE_ID,
     meta_data,

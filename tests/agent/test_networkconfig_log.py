@@ -153,7 +153,7 @@ def test_v1_ipv6_only_adapter_after_an_ipv4_one_keeps_the_ipv4_reboot_hint(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Quirk kept (see the plugin): an IPv6-only adapter reuses the previous IPv4 call's hint.
-    from guestsim.simulator.windows.state import WindowsVersion
+    from guestsim.simulator.windows.version import WindowsVersion
 
     state = v1_state(WindowsVersion(major=6, minor=1, build=7601))
     state.network.legacy_static_reboot_required = True

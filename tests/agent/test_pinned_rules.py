@@ -27,14 +27,9 @@ from guestsim.simulator.faults import Fault
 from guestsim.simulator.machine import DEFAULT_MAX_BOOTS, Machine, RunResult
 from guestsim.simulator.scenario import ScenarioOutcome, load_scenario, run_scenario
 from guestsim.simulator.trace import Event
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.scripts import ScriptDeclaration, ScriptRunSpec
-from guestsim.simulator.windows.state import (
-    AGENT_BIN_DIR,
-    SYSPREP_KEY,
-    UserAccount,
-    WindowsState,
-    default_windows_state,
-)
+from guestsim.simulator.windows.state import AGENT_BIN_DIR, SYSPREP_KEY, UserAccount, WindowsState
 from guestsim.simulator.windows.storage import attach_cdrom, attach_disk
 from tests.builders import FIXTURES, HTTP_SERVICE, PLUGIN, meta_data, openstack_machine, public_key
 

@@ -36,6 +36,8 @@ from guestsim.simulator.machine import RunResult
 from guestsim.simulator.trace import Event
 from guestsim.simulator.windows import licensing as fake_licensing
 from guestsim.simulator.windows.bootconfig import disk_signature
+from guestsim.simulator.windows.defaults import default_windows_state
+from guestsim.simulator.windows.disks import Drive
 from guestsim.simulator.windows.licensing import AVMA, KMS_CLIENT, LICENSED, RETAIL, SPP_KEY
 from guestsim.simulator.windows.osutils import FakeOSUtils
 from guestsim.simulator.windows.power import (
@@ -45,13 +47,7 @@ from guestsim.simulator.windows.power import (
     VIDEOIDLE,
 )
 from guestsim.simulator.windows.software import DOTNET_4_KEY, version_resource
-from guestsim.simulator.windows.state import (
-    AGENT_KEY,
-    Drive,
-    Service,
-    WindowsState,
-    default_windows_state,
-)
+from guestsim.simulator.windows.state import AGENT_KEY, Service, WindowsState
 from guestsim.simulator.windows.updates import AUTO_UPDATE_KEY
 from tests.builders import INSTANCE_ID, meta_data, openstack_machine, register_metadata_service
 

@@ -24,6 +24,7 @@ from guestsim.simulator.clouds.openstack import OpenStackCloud
 from guestsim.simulator.dhcp import DhcpServer
 from guestsim.simulator.machine import Machine, RunResult
 from guestsim.simulator.trace import Event, Trace
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
 from guestsim.simulator.windows.registry import RegType
 from guestsim.simulator.windows.state import (
@@ -32,9 +33,8 @@ from guestsim.simulator.windows.state import (
     TIME_ZONE_KEY,
     UserAccount,
     WindowsState,
-    WindowsVersion,
-    default_windows_state,
 )
+from guestsim.simulator.windows.version import WindowsVersion
 from tests.builders import FIXTURES, INSTANCE_ID, meta_data, openstack_machine
 
 ORIGINAL_NAME = "WIN-GUESTSIM01"
@@ -657,7 +657,7 @@ def test_mtu_fails_on_windows_older_than_6_0() -> None:
 
 
 def test_create_user_rename_admin_fails_without_a_builtin_administrator() -> None:
-    from guestsim.simulator.windows.state import default_windows_state
+    from guestsim.simulator.windows.defaults import default_windows_state
 
     state = default_windows_state()
     state.users = [u for u in state.users if u.rid != 500]

@@ -41,13 +41,10 @@ from guestsim.simulator.machine import RunResult
 from guestsim.simulator.scenario import load_scenario, run_scenario
 from guestsim.simulator.trace import Event
 from guestsim.simulator.windows.certificates import thumbprint_of
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.registry import RegType
-from guestsim.simulator.windows.state import (
-    AGENT_KEY,
-    WindowsState,
-    WindowsVersion,
-    default_windows_state,
-)
+from guestsim.simulator.windows.state import AGENT_KEY, WindowsState
+from guestsim.simulator.windows.version import WindowsVersion
 from guestsim.simulator.windows.winrm import UAC_POLICY_KEY, UAC_REMOTE_VALUE, WinRMCertMapping
 from tests.builders import (
     FIXTURES,

@@ -12,9 +12,8 @@ from typing import Any
 from guestsim.agent.plugins.base import PLUGIN_EXECUTE_ON_NEXT_BOOT, PLUGIN_EXECUTION_DONE
 from guestsim.agent.windows.storage import SAN_POLICY_OFFLINE
 from guestsim.simulator.machine import RunResult
-from guestsim.simulator.windows.state import default_windows_state
-from guestsim.simulator.windows.storage import GIB, attach_ntfs_disk
-from guestsim.simulator.windows.volumes import mount_volume
+from guestsim.simulator.windows.defaults import default_windows_state
+from guestsim.simulator.windows.storage import GIB, attach_ntfs_disk, mount_volume
 from tests.agent.test_storage_plugins import (
     EPHEMERAL,
     EXTEND,

@@ -30,16 +30,18 @@ from guestsim.simulator.dhcp import DhcpServer
 from guestsim.simulator.machine import Machine, RunResult
 from guestsim.simulator.paths import bundled
 from guestsim.simulator.trace import Event
+from guestsim.simulator.windows.defaults import default_windows_state
+from guestsim.simulator.windows.disks import Volume
 from guestsim.simulator.windows.registry import RegistryError, RegType
-from guestsim.simulator.windows.state import AGENT_KEY, WindowsState, default_windows_state
+from guestsim.simulator.windows.state import AGENT_KEY, WindowsState
 from guestsim.simulator.windows.storage import (
     GIB,
     MIB,
     SECTOR,
     SYSTEM_DISK_SIZE,
     SYSTEM_PARTITION_SIZE,
-    Volume,
     attach_ntfs_disk,
+    mount_volume,
 )
 from guestsim.simulator.windows.volumes import (
     DISABLE_DELETE_NOTIFICATION,
@@ -48,7 +50,6 @@ from guestsim.simulator.windows.volumes import (
     PAGING_FILES,
     PARTMGR_PARAMETERS_KEY,
     SAN_POLICY,
-    mount_volume,
 )
 from tests.builders import INSTANCE_ID, openstack_machine, register_metadata_service
 

@@ -14,7 +14,8 @@ from guestsim.agent.config import config_from_options
 from guestsim.agent.plugins.base import PLUGIN_EXECUTION_DONE, AgentContext
 from guestsim.agent.plugins.mtu import MTUPlugin
 from guestsim.agent.plugins.ntpclient import DhcpUnavailable, WindowsNTPClientPlugin
-from guestsim.simulator.windows.state import WindowsVersion, default_windows_state
+from guestsim.simulator.windows.defaults import default_windows_state
+from guestsim.simulator.windows.version import WindowsVersion
 from tests.builders import openstack_machine, standalone_osutils
 
 

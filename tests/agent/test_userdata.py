@@ -24,8 +24,9 @@ from guestsim.simulator.clouds import DocumentSource, attach_to_machine, build_c
 from guestsim.simulator.clouds.ec2 import EC2Cloud
 from guestsim.simulator.machine import Machine, RunResult
 from guestsim.simulator.trace import Event
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.scripts import ScriptDeclaration, ScriptRunSpec
-from guestsim.simulator.windows.state import AGENT_KEY, WindowsState, default_windows_state
+from guestsim.simulator.windows.state import AGENT_KEY, WindowsState
 from tests.builders import FIXTURES, INSTANCE_ID, openstack_machine
 
 UD = "cloudbaseinit.plugins.common.userdata.UserDataPlugin"

@@ -12,7 +12,9 @@ from typing import Any
 
 from guestsim.agent.plugins.base import PLUGIN_EXECUTE_ON_NEXT_BOOT, PLUGIN_EXECUTION_DONE
 from guestsim.simulator.machine import RunResult
-from guestsim.simulator.windows.state import WindowsState, WindowsVersion, default_windows_state
+from guestsim.simulator.windows.defaults import default_windows_state
+from guestsim.simulator.windows.state import WindowsState
+from guestsim.simulator.windows.version import WindowsVersion
 from guestsim.simulator.windows.winrm import WinRMCertMapping
 from tests.agent.test_remote_access_plugins import (
     CERT_AUTH,

@@ -29,8 +29,9 @@ from guestsim.simulator.machine import Machine, RunResult
 from guestsim.simulator.overrides import Overrides
 from guestsim.simulator.paths import bundled
 from guestsim.simulator.scenario import load_scenario, run_scenario
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.registry import RegType
-from guestsim.simulator.windows.state import AGENT_KEY, WindowsState, default_windows_state
+from guestsim.simulator.windows.state import AGENT_KEY, WindowsState
 from tests.builders import (
     INSTANCE_ID,
     openstack_machine,

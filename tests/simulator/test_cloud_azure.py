@@ -29,7 +29,8 @@ from guestsim.simulator.errors import ScenarioError
 from guestsim.simulator.faults import Fault
 from guestsim.simulator.machine import Machine
 from guestsim.simulator.scenario import Scenario, load_scenario
-from guestsim.simulator.windows.state import Drive, default_windows_state
+from guestsim.simulator.windows.defaults import default_windows_state
+from guestsim.simulator.windows.disks import Drive
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures" / "clouds" / "azure"

@@ -14,13 +14,10 @@ import pytest
 from guestsim.agent.config import config_from_options
 from guestsim.simulator.machine import Machine
 from guestsim.simulator.trace import Trace
+from guestsim.simulator.windows.defaults import default_windows_state
+from guestsim.simulator.windows.disks import Drive, drive_letter
 from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
-from guestsim.simulator.windows.state import (
-    Drive,
-    WindowsState,
-    default_windows_state,
-    drive_letter,
-)
+from guestsim.simulator.windows.state import WindowsState
 
 
 def fake_os(state: WindowsState) -> FakeOSUtils:

@@ -15,14 +15,11 @@ from hypothesis import strategies as st
 
 from guestsim.agent.osutils import ItemNotFound, OSUtilsError
 from guestsim.simulator.trace import Trace
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.network import IPRoute, IPSettings
 from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
-from guestsim.simulator.windows.state import (
-    NetworkAdapter,
-    WindowsState,
-    WindowsVersion,
-    default_windows_state,
-)
+from guestsim.simulator.windows.state import NetworkAdapter, WindowsState
+from guestsim.simulator.windows.version import WindowsVersion
 
 MAC0 = "52:54:00:aa:00:01"
 MAC1 = "52:54:00:aa:00:02"

@@ -29,7 +29,7 @@ from guestsim.simulator.errors import NotModelled
 from guestsim.simulator.media import build_disk, build_image
 from guestsim.simulator.trace import Trace
 from guestsim.simulator.windows.bootconfig import disk_signature
-from guestsim.simulator.windows.fakebase import MachineHooks
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.licensing import (
     AVMA,
     INITIAL_GRACE,
@@ -41,7 +41,7 @@ from guestsim.simulator.windows.licensing import (
     SPP_KEY,
     release_of,
 )
-from guestsim.simulator.windows.osutils import FakeOSUtils
+from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
 from guestsim.simulator.windows.power import (
     POWER_SCHEMES_KEY,
     SCHEME_BALANCED,
@@ -55,7 +55,7 @@ from guestsim.simulator.windows.software import (
     read_version_resource,
     version_resource,
 )
-from guestsim.simulator.windows.state import WindowsState, default_windows_state
+from guestsim.simulator.windows.state import WindowsState
 from guestsim.simulator.windows.storage import attach_disk
 from guestsim.simulator.windows.updates import AUTO_UPDATE_KEY
 

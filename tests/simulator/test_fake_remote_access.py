@@ -23,10 +23,10 @@ from guestsim.simulator.clock import DEFAULT_EPOCH, VirtualClock
 from guestsim.simulator.errors import NotModelled
 from guestsim.simulator.trace import Trace
 from guestsim.simulator.windows.certificates import machine_key, thumbprint_of
-from guestsim.simulator.windows.fakebase import MachineHooks
-from guestsim.simulator.windows.osutils import FakeOSUtils
+from guestsim.simulator.windows.defaults import default_windows_state
+from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
 from guestsim.simulator.windows.registry import RegType
-from guestsim.simulator.windows.state import WindowsState, default_windows_state
+from guestsim.simulator.windows.state import WindowsState
 from guestsim.simulator.windows.winrm import UAC_POLICY_KEY, UAC_REMOTE_VALUE, WinRMListener
 from tests.builders import FIXTURES
 

@@ -20,9 +20,11 @@ from guestsim.agent.windows.storage import (
 )
 from guestsim.simulator.errors import NotModelled
 from guestsim.simulator.trace import Event
+from guestsim.simulator.windows.defaults import default_windows_state
+from guestsim.simulator.windows.disks import Drive, Volume
 from guestsim.simulator.windows.osutils import FakeOSUtils
 from guestsim.simulator.windows.registry import RegType
-from guestsim.simulator.windows.state import Drive, WindowsState, default_windows_state
+from guestsim.simulator.windows.state import WindowsState
 from guestsim.simulator.windows.storage import (
     GIB,
     MIB,
@@ -30,12 +32,12 @@ from guestsim.simulator.windows.storage import (
     SYSTEM_DISK_SIZE,
     SYSTEM_PARTITION_SIZE,
     PartitionSpec,
-    Volume,
     attach_cdrom,
     attach_disk,
     attach_ntfs_disk,
     free_space_after,
     harddisk_volume_number,
+    mount_volume,
     partition_number,
     usable_end,
     vds_volume_name,
@@ -47,7 +49,6 @@ from guestsim.simulator.windows.volumes import (
     PAGING_FILES,
     PARTMGR_PARAMETERS_KEY,
     SAN_POLICY,
-    mount_volume,
     page_file_entry,
 )
 from tests.builders import standalone_osutils

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from guestsim.agent.osutils import InvalidState, ItemNotFound, OSUtilsError
 from guestsim.simulator.errors import NotModelled
 from guestsim.simulator.trace import Event, Trace
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
 from guestsim.simulator.windows.registry import RegType
 from guestsim.simulator.windows.state import (
@@ -27,7 +28,6 @@ from guestsim.simulator.windows.state import (
     SYSPREP_KEY,
     TIME_ZONE_KEY,
     WindowsState,
-    default_windows_state,
 )
 
 

@@ -32,12 +32,8 @@ from guestsim.simulator.clouds.openstack import OpenStackCloud, OpenStackModel
 from guestsim.simulator.dhcp import DhcpServer
 from guestsim.simulator.faults import Fault
 from guestsim.simulator.machine import REBOOT_DURATION_S, BootRecord, Machine, RunResult
-from guestsim.simulator.windows.state import (
-    NetworkAdapter,
-    UserAccount,
-    WindowsState,
-    default_windows_state,
-)
+from guestsim.simulator.windows.defaults import default_windows_state
+from guestsim.simulator.windows.state import NetworkAdapter, UserAccount, WindowsState
 from tests.builders import HTTP_SERVICE, PLUGIN, meta_data, openstack_machine, register_plugin
 
 META_DATA_URL = "http://169.254.169.254/openstack/latest/meta_data.json"

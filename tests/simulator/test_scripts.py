@@ -18,6 +18,7 @@ from guestsim.agent.osutils import OSUtilsError
 from guestsim.simulator.errors import NotModelled, ScenarioError
 from guestsim.simulator.scenario import load_scenario, run_scenario
 from guestsim.simulator.trace import Trace
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
 from guestsim.simulator.windows.registry import RegType
 from guestsim.simulator.windows.scripts import (
@@ -29,7 +30,7 @@ from guestsim.simulator.windows.scripts import (
     SetRegistryValue,
     declaration_from_spec,
 )
-from guestsim.simulator.windows.state import WindowsState, default_windows_state
+from guestsim.simulator.windows.state import WindowsState
 
 SCRIPT = "C:\\Scripts\\setup.ps1"
 POWERSHELL_64 = "C:\\Windows\\system32\\WindowsPowerShell\\v1.0\\powershell.exe"

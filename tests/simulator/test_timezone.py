@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from guestsim.agent.osutils import OSUtilsError
-from guestsim.simulator.windows.state import default_windows_state
+from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.timezone import DEFAULT_WINDOWS_ZONE
 from tests.builders import standalone_osutils
 

@@ -1,7 +1,8 @@
 """What every part of the fake Windows shares: state, trace, clock hooks, guest files.
 
-``FakeOSUtils`` is assembled from one mixin per domain (network, volumes, scripts ...),
-each in its own module with its own state; they all build on this base.
+``FakeOSUtils`` is assembled from one mixin per feature (network, volumes, scripts ...),
+each in ``osutils/<feature>.py`` over that feature's state in ``windows/<feature>.py``;
+they all build on this base.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import datetime as dt
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from guestsim.agent.osutils import OSUtilsError
 from guestsim.simulator.clock import DEFAULT_EPOCH
@@ -18,9 +19,7 @@ from guestsim.simulator.errors import NotModelled
 from guestsim.simulator.trace import Trace
 from guestsim.simulator.windows.processes import SystemCommands
 from guestsim.simulator.windows.registry import RegistryError, RegType
-
-if TYPE_CHECKING:
-    from guestsim.simulator.windows.state import WindowsState
+from guestsim.simulator.windows.state import WindowsState
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The fake Windows: the service control manager."""
+"""ServicesOS: the service control manager over ``WindowsState.services``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from guestsim.agent.osutils import (
     ItemNotFound,
     OSUtilsError,
 )
-from guestsim.simulator.windows.fakebase import FakeOSBase, redact
+from guestsim.simulator.windows.osutils.base import FakeOSBase, redact
 from guestsim.simulator.windows.state import Service
 
 LOG = logging.getLogger(__name__)

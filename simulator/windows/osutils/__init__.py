@@ -1,4 +1,11 @@
-"""FakeOSUtils: the agent's OS boundary implemented over the fake Windows state."""
+"""FakeOSUtils: the agent's OS boundary implemented over the fake Windows state.
+
+Composed as the agent's ``OSUtils`` is: one mixin per feature, in ``osutils/<feature>.py``
+over that feature's state in ``windows/<feature>.py`` (the agent's Protocol for it, where
+there is one, is ``agent/windows/<feature>.py``; ``x509`` is ``certificates`` here and
+``storage`` is ``volumes``), all on :class:`~guestsim.simulator.windows.osutils.base.FakeOSBase`.
+The class below adds what the core ``OSUtils`` has beyond the features.
+"""
 
 from __future__ import annotations
 
@@ -16,18 +23,23 @@ from guestsim.agent.osutils import (
     OSUtilsError,
     ProcessResult,
 )
-from guestsim.simulator.windows.bootconfig import BootConfigOS
-from guestsim.simulator.windows.certificates import CertificatesOS
-from guestsim.simulator.windows.fakebase import FakeOSBase, MachineHooks, redact
-from guestsim.simulator.windows.firewall import FirewallOS
-from guestsim.simulator.windows.licensing import LicensingOS
-from guestsim.simulator.windows.network import NetworkOS
-from guestsim.simulator.windows.power import PowerOS
-from guestsim.simulator.windows.rdp import RDPOS
+from guestsim.simulator.windows.disks import Disk, Volume
+from guestsim.simulator.windows.osutils.base import FakeOSBase, MachineHooks, redact
+from guestsim.simulator.windows.osutils.bootconfig import BootConfigOS
+from guestsim.simulator.windows.osutils.certificates import CertificatesOS
+from guestsim.simulator.windows.osutils.firewall import FirewallOS
+from guestsim.simulator.windows.osutils.licensing import LicensingOS
+from guestsim.simulator.windows.osutils.network import NetworkOS
+from guestsim.simulator.windows.osutils.power import PowerOS
+from guestsim.simulator.windows.osutils.rdp import RDPOS
+from guestsim.simulator.windows.osutils.scripts import ScriptsOS
+from guestsim.simulator.windows.osutils.services import ServicesOS
+from guestsim.simulator.windows.osutils.software import SoftwareOS
+from guestsim.simulator.windows.osutils.timezone import TimeZoneOS
+from guestsim.simulator.windows.osutils.updates import UpdatesOS
+from guestsim.simulator.windows.osutils.volumes import VolumesOS
+from guestsim.simulator.windows.osutils.winrm import WinRMOS
 from guestsim.simulator.windows.registry import RegType
-from guestsim.simulator.windows.scripts import ScriptsOS
-from guestsim.simulator.windows.services import ServicesOS
-from guestsim.simulator.windows.software import SoftwareOS
 from guestsim.simulator.windows.state import (
     AGENT_KEY,
     BUILTIN_ADMIN_RID,
@@ -38,11 +50,6 @@ from guestsim.simulator.windows.state import (
     LocalGroup,
     UserAccount,
 )
-from guestsim.simulator.windows.storage import Disk, Volume
-from guestsim.simulator.windows.timezone import TimeZoneOS
-from guestsim.simulator.windows.updates import UpdatesOS
-from guestsim.simulator.windows.volumes import VolumesOS
-from guestsim.simulator.windows.winrm import WinRMOS
 
 LOG = logging.getLogger(__name__)
 
