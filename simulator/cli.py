@@ -97,6 +97,14 @@ def _interactive() -> bool:
 @click.option(
     "--json", "json_path", type=click.Path(dir_okay=False), help="Write a JSON report here."
 )
+@click.option(
+    "--power-loss-at",
+    "power_loss_at",
+    type=click.IntRange(min=1),
+    metavar="K",
+    help="Replay one cut of `guestsim explore --power-loss`: the power fails at side effect "
+    "K of the one SCENARIO given; prints how that run ends next to the uninterrupted one.",
+)
 def run(
     paths: tuple[Path, ...],
     seed: int | None,
@@ -110,6 +118,7 @@ def run(
     jobs: int,
     junit_path: str | None,
     json_path: str | None,
+    power_loss_at: int | None,
 ) -> None:
     """Run scenarios: files, or folders searched for *.yaml (default: the bundled library).
 
@@ -144,6 +153,9 @@ def run(
     from guestsim.simulator.selection import SelectionError, matches_keywords, parse_shard
     from guestsim.simulator.selection import shard as shard_paths
 
+    if power_loss_at is not None:
+        _replay_cut(paths, power_loss_at, seed)
+        return
     files = discover(paths or [bundled("scenarios")])
     try:
         if keywords:
@@ -189,6 +201,130 @@ def run(
     sys.exit(EXIT_FAILED if failed else EXIT_PASSED)
 
 
+def _replay_cut(paths: tuple[Path, ...], index: int, seed: int | None) -> None:
+    from guestsim.simulator.explore import explore_cut, finding_id, known_findings, reference_run
+    from guestsim.simulator.scenario import load_scenario
+
+    if len(paths) != 1 or not paths[0].is_file():
+        raise click.UsageError("--power-loss-at replays one cut of one scenario file")
+    scenario = load_scenario(paths[0])
+    ref = reference_run(scenario, seed)
+    try:
+        cut, result = explore_cut(scenario, ref, index, seed)
+    except ValueError as ex:
+        raise click.BadParameter(str(ex), param_hint="--power-loss-at") from ex
+    where = cut.effect.call if cut.effect is not None else "after the last side effect"
+    known = cut.outcome != "converged" and cut.finding_id in known_findings(scenario)
+    click.echo(
+        f"{cut.outcome.upper()}{'  [known]' if known else ''}  {scenario.name}  "
+        f"(power lost at side effect {index} of {len(ref.result.side_effects)}: {where} in "
+        f"{cut.plugin}; {cut.boots} boots)"
+    )
+    click.echo("\n".join(f"      - {line}" for line in cut.diff))
+    if cut.outcome != "converged":
+        click.echo(f"      finding: {finding_id(cut.outcome, cut.plugin, cut.effect)}")
+    del result
+    sys.exit(EXIT_PASSED if cut.outcome == "converged" or known else EXIT_FAILED)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--power-loss",
+    is_flag=True,
+    help="Cut the power at every side effect of each scenario's run (required: the one "
+    "kind of exploration so far).",
+)
+@click.option("--seed", type=int, help="Seed for every scenario (default: each scenario's own).")
+@click.option(
+    "-k",
+    "keywords",
+    metavar="EXPR",
+    help="Only scenarios whose folder/name match, e.g. 'power-loss or clouds'.",
+)
+@click.option(
+    "--shard", metavar="K/N", help="Explore the K-th of N deterministic slices (parallel CI)."
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Explore scenarios in this many worker processes (0: one per core).",
+)
+@click.option(
+    "--junit", "junit_path", type=click.Path(dir_okay=False), help="Write JUnit XML here."
+)
+@click.option(
+    "--json", "json_path", type=click.Path(dir_okay=False), help="Write the JSON report here."
+)
+def explore(
+    paths: tuple[Path, ...],
+    power_loss: bool,
+    seed: int | None,
+    keywords: str | None,
+    shard: str | None,
+    jobs: int,
+    junit_path: str | None,
+    json_path: str | None,
+) -> None:
+    """Explore the boots nobody scripted: a power cut at every side effect.
+
+    Runs each scenario once uninterrupted (the reference), then once per side effect K
+    (every OS change the agent makes, every request that changes what the cloud holds)
+    with the power failing as K is about to take effect, and once after the last one.
+    After the cut the machine boots again and the agent runs on. Each run's final machine
+    state, cloud state and the scenario's expectations are compared with the reference:
+    converged, diverged (with the differences), reboot_loop, crashed, hung or not_modelled.
+    Cuts that end alike at the same plugin and side effect are one finding.
+
+    Exit status: 0 when every cut converged or every finding is declared in the scenario
+    (expect.power_loss.known_findings), 1 otherwise, 2 for bad input.
+
+    \b
+    Examples:
+      guestsim explore scenarios/clouds/stock-conf-openstack.yaml --power-loss
+      guestsim explore --power-loss --jobs 2 --json explore.json --junit explore.xml
+      guestsim run scenarios/clouds/stock-conf-openstack.yaml --power-loss-at 31
+    """
+    from guestsim.simulator.batch import default_jobs
+    from guestsim.simulator.explore import explore_all
+    from guestsim.simulator.explore_report import (
+        console_lines,
+        summary_line,
+        write_json,
+        write_junit,
+    )
+    from guestsim.simulator.scenario import discover, load_scenario
+    from guestsim.simulator.selection import SelectionError, matches_keywords, parse_shard
+    from guestsim.simulator.selection import shard as shard_paths
+
+    if not power_loss:
+        raise click.UsageError("say what to explore: --power-loss")
+    files = discover(paths or [bundled("scenarios")])
+    try:
+        if keywords:
+            files = [p for p in files if matches_keywords(keywords, f"{p.parent.name}/{p.stem}")]
+        if shard:
+            files = shard_paths(files, *parse_shard(shard))
+    except SelectionError as ex:
+        raise click.UsageError(str(ex)) from ex
+    if not files:
+        raise click.UsageError("no scenario files found (or none selected)")
+    scenarios = [load_scenario(path) for path in files]
+    explorations = []
+    for exploration in explore_all(scenarios, seed, jobs or default_jobs()):
+        explorations.append(exploration)
+        click.echo("\n".join(console_lines(exploration)))
+    click.echo(summary_line(explorations))
+    if json_path:
+        write_json(explorations, json_path)
+    if junit_path:
+        write_junit(explorations, junit_path)
+    sys.exit(EXIT_PASSED if all(e.passed for e in explorations) else EXIT_FAILED)
+
+
 @cli.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--seed", type=int, help="Seed for the run (default: the scenario's own).")
@@ -203,8 +339,20 @@ def run(
 )
 @click.option("--events", "show_events", is_flag=True, help="With text: list every event too.")
 @click.option("--log", "show_log", is_flag=True, help="Also print the agent's log lines.")
+@click.option(
+    "--power-loss-at",
+    "power_loss_at",
+    type=click.IntRange(min=1),
+    metavar="K",
+    help="Show the run with the power failing at side effect K (as `explore --power-loss`).",
+)
 def trace(
-    scenario: Path, seed: int | None, output_format: str, show_events: bool, show_log: bool
+    scenario: Path,
+    seed: int | None,
+    output_format: str,
+    show_events: bool,
+    show_log: bool,
+    power_loss_at: int | None,
 ) -> None:
     """Show what happened in one scenario's run, boot by boot.
 
@@ -216,7 +364,21 @@ def trace(
     from guestsim.simulator.scenario import load_scenario, run_scenario
     from guestsim.simulator.timeline import render_timeline, timeline_document
 
-    outcome = run_scenario(load_scenario(scenario), seed)
+    loaded = load_scenario(scenario)
+    if power_loss_at is None:
+        outcome = run_scenario(loaded, seed)
+    else:
+        from guestsim.simulator.explore import build_cut_machine, reference_run
+        from guestsim.simulator.scenario import ScenarioOutcome
+
+        effects = len(reference_run(loaded, seed).result.side_effects)
+        if power_loss_at > effects + 1:
+            raise click.BadParameter(
+                f"the run has {effects} side effects (cut points 1-{effects + 1})",
+                param_hint="--power-loss-at",
+            )
+        result = build_cut_machine(loaded, power_loss_at, seed).run()
+        outcome = ScenarioOutcome(loaded, result, loaded.check(result))
     run_trace = outcome.result.trace
     if output_format == "jsonl":
         click.echo(run_trace.to_jsonl(), nl=False)

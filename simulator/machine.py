@@ -17,6 +17,7 @@ from guestsim.simulator.clouds.base import CloudApp
 from guestsim.simulator.dhcp import BROADCAST, DhcpExchange, DhcpServer, SimulatedDhcpNetwork
 from guestsim.simulator.errors import NotModelled
 from guestsim.simulator.faults import DEFAULT_HANG_BUDGET_S, AgentHung, Fault, FaultPlan
+from guestsim.simulator.powerloss import PowerLost, SideEffect
 from guestsim.simulator.trace import Trace
 from guestsim.simulator.transport import TRANSPORTS, Gateway
 from guestsim.simulator.windows.defaults import default_windows_state
@@ -50,7 +51,7 @@ class _TimedDhcp:
 @dataclass
 class BootRecord:
     number: int
-    outcome: str  # "reboot", "stopped", "crashed", "hung" or "not_modelled"
+    outcome: str  # "reboot", "stopped", "crashed", "hung", "not_modelled" or "power_loss"
     exit_code: int | None
     reboot_requested_by: str | None = None
     error: str | None = None
@@ -66,6 +67,8 @@ class RunResult:
     log: list[str] = field(default_factory=list)
     # The sysprep pass with the unattend configuration, when there was one (boot 0).
     unattend: BootRecord | None = None
+    # Numbered when the machine records them (power-loss runs).
+    side_effects: list[SideEffect] = field(default_factory=list)
 
     @property
     def boot_count(self) -> int:
@@ -108,7 +111,11 @@ class Machine:
         transport: str = "inprocess",
         hang_budget_s: float = DEFAULT_HANG_BUDGET_S,
         unattend_conf: AgentConfig | None = None,
+        power_loss_at: int | None = None,
+        record_side_effects: bool = False,
     ) -> None:
+        """``power_loss_at``: cut the power at that side effect (see ``powerloss``); with it
+        or ``record_side_effects``, the run numbers its side effects in ``side_effects``."""
         self.conf = conf
         self.unattend_conf = unattend_conf
         self.state = state if state is not None else default_windows_state()
@@ -120,9 +127,11 @@ class Machine:
         for cloud in self.clouds:
             cloud.clock = self.clock.timestamp
         self.trace = Trace(lambda: self.clock.elapsed_ms)
+        self.side_effects: list[SideEffect] = []
         self.gateway = Gateway(
             self.clouds, self.trace, FaultPlan(faults), self.clock.advance, hang_budget_s
         )
+        self.configure_power_loss(power_loss_at, record_side_effects)
         self.transport = TRANSPORTS[transport](self.gateway)
         self.dhcp = _TimedDhcp(
             SimulatedDhcpNetwork(dhcp_servers, self._dhcp_sources(), self._on_dhcp), self.clock
@@ -150,6 +159,26 @@ class Machine:
             requested=exchange.requested,
             answered=exchange.answered,
         )
+
+    def configure_power_loss(self, cut_at: int | None, record: bool = False) -> None:
+        """Fail the power at side effect ``cut_at`` (None: never); with a cut or ``record``,
+        number the side effects (cloud requests are then compared before and after)."""
+        self._cut_at = cut_at
+        self._recording = record or cut_at is not None
+        self.gateway.on_cloud_change = self._side_effect if self._recording else None
+
+    def _side_effect(self, kind: str, call: str) -> None:
+        """Number a side effect; at the cut point, fail the power before it takes effect."""
+        if not self._recording:
+            return
+        index = len(self.side_effects) + 1
+        self.side_effects.append(
+            SideEffect(index, self.trace.boot, kind, call, len(self.trace.events))
+        )
+        if index == self._cut_at:
+            self._cut_at = None
+            self.trace.emit("power_loss", at=index, effect=kind, call=call)
+            raise PowerLost(index)
 
     def _sleep(self, seconds: float) -> None:
         self.trace.emit("sleep", seconds=seconds)
@@ -183,6 +212,7 @@ class Machine:
             service_stopped=self._service_stopped,
             run_as_user=self._run_agent,
             now=self.clock.now,
+            side_effect=self._side_effect,
         )
         osutils = FakeOSUtils(self.state, self.trace, self.rng, hooks, self._process_user(username))
         context = AgentContext(conf=conf, osutils=osutils, dhcp=self.dhcp, events=self.trace.emit)
@@ -237,6 +267,8 @@ class Machine:
             except AgentHung as hang:
                 self.trace.emit("agent_hung", method=hang.method, url=hang.url)
                 return BootRecord(number, "hung", None, error=str(hang))
+            except PowerLost as cut:
+                return BootRecord(number, "power_loss", None, error=str(cut))
         if self._reboot_requested:
             record.outcome = "reboot"
             record.reboot_requested_by = self._reboot_culprit(number)
@@ -254,6 +286,10 @@ class Machine:
         if self.unattend_conf is None:
             return None
         record = self.boot(0, self.unattend_conf)
+        while record.outcome == "power_loss":
+            # Windows setup runs the interrupted specialize pass again at the next power-on.
+            self.clock.advance(REBOOT_DURATION_S)
+            record = self.boot(0, self.unattend_conf)
         if record.outcome in ("not_modelled", "hung"):
             findings.append(f"unattend pass: {record.error}")
         elif record.outcome == "crashed":
@@ -268,7 +304,14 @@ class Machine:
         unattend = self._sysprep_pass(findings)
         if unattend is not None and unattend.outcome in ("not_modelled", "hung"):
             return RunResult(
-                boots, self.trace, self.state, self.clouds, findings, self.log, unattend
+                boots,
+                self.trace,
+                self.state,
+                self.clouds,
+                findings,
+                self.log,
+                unattend,
+                self.side_effects,
             )
         while True:
             if len(boots) == self.max_boots:
@@ -288,7 +331,16 @@ class Machine:
                 break
             if record.outcome == "crashed":
                 findings.append(f"boot {record.number}: the agent crashed: {record.error}")
-            if record.outcome != "reboot":
+            if record.outcome not in ("reboot", "power_loss"):
                 break
             self.clock.advance(REBOOT_DURATION_S)
-        return RunResult(boots, self.trace, self.state, self.clouds, findings, self.log, unattend)
+        return RunResult(
+            boots,
+            self.trace,
+            self.state,
+            self.clouds,
+            findings,
+            self.log,
+            unattend,
+            self.side_effects,
+        )

@@ -88,6 +88,8 @@ def build_timeline(trace: Trace) -> list[BootRun]:
             boot.metadata_service = event.get("name")
         elif event.kind in _ENDINGS:
             boot.ended_with = _ENDINGS[event.kind]
+        elif event.kind == "power_loss":
+            boot.ended_with = f"power lost at side effect {event.get('at')} ({event.get('call')})"
         elif event.kind == "agent_exit" and not boot.ended_with:
             boot.ended_with = f"agent exited with {event.get('exit_code')}"
     return boots

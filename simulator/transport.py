@@ -9,6 +9,7 @@ same trace. Nothing ever leaves the machine.
 
 from __future__ import annotations
 
+import copy
 import http.client
 import os
 import re
@@ -62,8 +63,12 @@ class Gateway:
         faults: FaultPlan | None = None,
         advance: Callable[[float], None] = lambda seconds: None,
         hang_budget_s: float = DEFAULT_HANG_BUDGET_S,
+        on_cloud_change: Callable[[str, str], None] | None = None,
     ) -> None:
+        """``on_cloud_change(kind, call)`` hears of each request after which a cloud's model
+        differs; when it raises, the cloud is put back as if the request never arrived."""
         self.clouds = list(clouds)
+        self.on_cloud_change = on_cloud_change
         self.trace = trace
         self.faults = faults or FaultPlan()
         self.advance = advance
@@ -102,10 +107,27 @@ class Gateway:
         if cloud is None:
             self.trace.emit("http", method=method, url=url, status=None, error="refused", **client)
             return requests.ConnectionError(f"Connection refused: nothing listens at {url}")
-        response = deliver(cloud, request)
+        response = self._deliver(cloud, request, deliver)
         if decision is not None and decision[1].body is not None:
             response = mangle(response, decision[1].body)
         self.trace.emit("http", method=method, url=url, status=response.status, **client)
+        return response
+
+    def _deliver(self, cloud: CloudApp, request: SimRequest, deliver: Deliver) -> SimResponse:
+        model = getattr(cloud, "model", None)
+        if self.on_cloud_change is None or model is None:
+            return deliver(cloud, request)
+        before = copy.deepcopy(model)
+        logged = len(cloud.requests)
+        response = deliver(cloud, request)
+        if model != before:
+            try:
+                self.on_cloud_change("cloud", f"{request.method} {request.path}")
+            except BaseException:
+                # The power failed as the request left: the cloud never got it.
+                vars(model).update(vars(before))
+                del cloud.requests[logged:]
+                raise
         return response
 
 

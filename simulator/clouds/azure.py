@@ -14,7 +14,7 @@ import base64
 import functools
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, quote, unquote
 
 from cryptography import x509
@@ -98,6 +98,11 @@ class RoleProperty:
 
 @dataclass
 class AzureModel:
+    # What the cloud saw rather than what it holds: a power cut that adds a boot changes it
+    # by design, so the power-loss explorer does not compare it.
+    HISTORY: ClassVar[tuple[str, ...]] = ("certificate_downloads",)
+    # Reports in order; the cloud holds the latest as the machine's state.
+    LATEST: ClassVar[tuple[str, ...]] = ("health_reports",)
     container_id: str = DEFAULT_CONTAINER_ID
     role_instance_ids: list[str] = field(default_factory=lambda: [DEFAULT_ROLE_INSTANCE_ID])
     incarnation: int = 1

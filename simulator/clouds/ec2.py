@@ -17,7 +17,7 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from guestsim.simulator.clouds.base import CloudApp, SimRequest, SimResponse, not_found, text
@@ -67,6 +67,9 @@ _DIGITS = re.compile("[0-9]+")
 
 @dataclass
 class EC2Model:
+    # What the cloud saw rather than what it holds: a power cut that adds a boot changes it
+    # by design, so the power-loss explorer does not compare it.
+    HISTORY: ClassVar[tuple[str, ...]] = ("tokens", "tokens_issued")
     meta_data: dict[str, Any]
     user_data: bytes | None = None
     imdsv2: str = "optional"

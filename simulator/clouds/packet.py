@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from guestsim.simulator.clouds.base import CloudApp, SimRequest, SimResponse, not_found, text
@@ -26,6 +26,9 @@ DEFAULT_BASE_URL = "https://metadata.packet.net/"
 
 @dataclass
 class PacketModel:
+    # What the cloud saw rather than what it holds: a power cut that adds a boot changes it
+    # by design, so the power-loss explorer does not compare it.
+    HISTORY: ClassVar[tuple[str, ...]] = ("password_posts", "completion_reports", "rejected_posts")
     metadata: dict[str, Any]
     userdata: bytes | None = None
     # What GET <phone_home_url>/key answers (an OpenSSH public key line); None -> 404.

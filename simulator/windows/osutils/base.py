@@ -32,6 +32,8 @@ class MachineHooks:
     run_as_user: Callable[[Sequence[str], str], int]
     # The guest's clock; a fake Windows no machine drives stays at the default epoch.
     now: Callable[[], dt.datetime] = field(default=lambda: DEFAULT_EPOCH)
+    # Told of every OS mutation before it takes effect (the power can fail there).
+    side_effect: Callable[[str, str], None] = field(default=lambda kind, call: None)
 
 
 def redact(secret: str | None) -> str | None:
@@ -57,6 +59,7 @@ class FakeOSBase:
         self.commands = SystemCommands(state)
 
     def _mutation(self, call: str, **arguments: Any) -> None:
+        self.hooks.side_effect("os", call)
         self.trace.emit("os", call=call, **arguments)
 
     @staticmethod
