@@ -71,10 +71,15 @@ class Cut:
         return finding_id(self.outcome, self.plugin, self.effect)
 
 
+EFFECT_KINDS = {"os": "an OS change", "cloud": "a cloud request"}
+
+
 def finding_id(outcome: str, plugin: str, effect: SideEffect | None) -> str:
-    """How a finding is named, in reports and in ``expect.power_loss.known_findings``."""
-    where = effect.call if effect is not None else "after the last side effect"
-    return f"{outcome} in {plugin} at {where}"
+    """How a finding is named, in reports and in ``expect.power_loss.known_findings``:
+    cuts that end alike in one plugin at one kind of side effect are one finding."""
+    if effect is None:
+        return f"{outcome} after the last side effect"
+    return f"{outcome} in {plugin} at {EFFECT_KINDS[effect.kind]}"
 
 
 @dataclass
@@ -82,7 +87,7 @@ class Finding:
     id: str
     outcome: str
     plugin: str
-    call: str | None
+    calls: list[str]  # the side effects cut at, as in the cuts
     cuts: list[int]
     diff: list[str]
     known: bool
@@ -211,16 +216,11 @@ def group_findings(cuts: Sequence[Cut], known: set[str]) -> list[Finding]:
         key = cut.finding_id
         finding = findings.get(key)
         if finding is None:
-            finding = findings[key] = Finding(
-                key,
-                cut.outcome,
-                cut.plugin,
-                cut.effect.call if cut.effect is not None else None,
-                [],
-                [],
-                key in known,
-            )
+            finding = Finding(key, cut.outcome, cut.plugin, [], [], [], key in known)
+            findings[key] = finding
         finding.cuts.append(cut.index)
+        if cut.effect is not None and cut.effect.call not in finding.calls:
+            finding.calls.append(cut.effect.call)
         finding.diff.extend(line for line in cut.diff if line not in finding.diff)
     return list(findings.values())
 

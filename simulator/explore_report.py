@@ -38,7 +38,8 @@ def console_lines(exploration: Exploration) -> list[str]:
     ]
     for finding in exploration.findings:
         known = "  [known]" if finding.known else ""
-        lines.append(f"      - {finding.id}{known}  (cuts {_ranges(finding.cuts)})")
+        calls = f": {', '.join(finding.calls)}" if finding.calls else ""
+        lines.append(f"      - {finding.id}{known}  (cuts {_ranges(finding.cuts)}{calls})")
         lines += [f"          {line}" for line in finding.diff[:CONSOLE_DIFF_LINES]]
         if len(finding.diff) > CONSOLE_DIFF_LINES:
             lines.append(f"          ... {len(finding.diff) - CONSOLE_DIFF_LINES} more")
@@ -89,7 +90,7 @@ def _finding(finding: Finding, exploration: Exploration) -> dict[str, Any]:
         "id": finding.id,
         "outcome": finding.outcome,
         "plugin": finding.plugin,
-        "call": finding.call,
+        "calls": finding.calls,
         "cuts": finding.cuts,
         "known": finding.known,
         "diff": finding.diff,

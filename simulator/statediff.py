@@ -107,7 +107,9 @@ def _aliased_thumbprints(value: Any, aliases: dict[str, str]) -> Any:
     # certificate left over from an interrupted plugin still shows.
     if isinstance(value, dict):
         return {
-            key: _aliased_thumbprints(value[key], aliases)
+            key: _secret(value[key])
+            if key in _SECRET_FIELDS  # never print a secret; say whether there is one
+            else _aliased_thumbprints(value[key], aliases)
             for key in sorted(value, key=str)
             if key != "der"  # the certificate's bytes: its thumbprint already names it
         }

@@ -109,11 +109,13 @@ def render_timeline(trace: Trace, verbose: bool = False) -> str:
         service = boot.metadata_service or "none"
         lines.append(f"Boot {boot.number} at {boot.start_ms / 1000:.1f}s (metadata: {service})")
         for stage in boot.stages:
-            verdict = "ok" if stage.success else "FAILED"
+            verdict = (
+                "interrupted" if stage.duration_ms is None else "ok" if stage.success else "FAILED"
+            )
             reboot = ", reboot requested" if stage.reboot else ""
             lines.append(f"  {stage.stage:<24} {_seconds(stage.duration_ms)}  {verdict}{reboot}")
             for run in stage.plugins:
-                detail = run.outcome
+                detail = "interrupted" if run.outcome == "running" else run.outcome
                 if run.outcome == "ok":
                     detail += f" status={run.status} reboot={run.reboot}"
                 if run.error:

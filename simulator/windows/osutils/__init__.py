@@ -153,7 +153,12 @@ class FakeOSUtils(
                 password_never_expires=not password_expires,
             )
         )
-        self.add_user_to_local_group(username, "Users")
+        users = self.state.find_group("Users")
+        if users is not None:
+            self._part_of_the_call(
+                "create_user", "add_user_to_local_group", username=username, group=users.name
+            )
+            users.members.append(username)
 
     def rename_user(self, username: str, new_username: str) -> None:
         user = self._user(username)
@@ -265,7 +270,7 @@ class FakeOSUtils(
             key = f"{PROFILE_LIST_KEY}\\{user.sid}"
             self.state.registry.create_key(key)
             self.state.registry.set_value(key, "ProfileImagePath", home, RegType.REG_EXPAND_SZ)
-            self._mutation("create_profile", username=user.name, path=home)
+            self._part_of_the_call("logon", "create_profile", username=user.name, path=home)
         return LogonToken(user.name, user.sid)
 
     def close_user_logon_session(self, token: object) -> None:

@@ -62,6 +62,12 @@ class FakeOSBase:
         self.hooks.side_effect("os", call)
         self.trace.emit("os", call=call, **arguments)
 
+    def _part_of_the_call(self, within: str, call: str, **arguments: Any) -> None:
+        """Trace a change Windows makes inside the call ``within`` (``NetUserAdd`` joining
+        the new user to Users, a first logon creating the profile): one side effect with
+        that call, so the power cannot fail between them."""
+        self.trace.emit("os", call=call, part_of=within, **arguments)
+
     @staticmethod
     def _not_modelled(method: str) -> NoReturn:
         raise NotModelled(f"OSUtils.{method}")
