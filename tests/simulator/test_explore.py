@@ -10,6 +10,7 @@ import sys
 import xml.etree.ElementTree as ET
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -30,16 +31,16 @@ def invoke(*args: str) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def stock_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+def stock_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("explore") / "out.json"
     code, _ = invoke("explore", str(STOCK), "--power-loss", "--json", str(out))
     assert code == 1  # the stock configuration has findings; the story declares none
-    report: dict[str, object] = json.loads(out.read_text())
+    report: dict[str, Any] = json.loads(out.read_text())
     return report
 
 
 def test_every_side_effect_of_the_reference_run_is_a_cut_point(
-    stock_report: dict[str, object],
+    stock_report: dict[str, Any],
 ) -> None:
     reference = reference_run(load_scenario(STOCK)).result
     trace = reference.trace
@@ -48,7 +49,7 @@ def test_every_side_effect_of_the_reference_run_is_a_cut_point(
     # The one request after which OpenStack holds something new: the password post.
     posts = [e for e in trace.of_kind("http") if e.get("method") == "POST"]
     assert len(posts) == 1 and posts[0].get("url", "").endswith("/password")
-    [scenario] = stock_report["scenarios"]  # type: ignore[index]
+    [scenario] = stock_report["scenarios"]
     cuts = scenario["cuts"]
     assert scenario["side_effects"] == len(os_calls) + 1
     assert len(cuts) == scenario["side_effects"] + 1  # and one after the last
@@ -59,7 +60,7 @@ def test_every_side_effect_of_the_reference_run_is_a_cut_point(
 
 
 def test_the_report_follows_its_schema_and_names_what_each_finding_is(
-    stock_report: dict[str, object],
+    stock_report: dict[str, Any],
 ) -> None:
     schema = json.loads(
         resources.files("guestsim.simulator")
@@ -67,7 +68,7 @@ def test_the_report_follows_its_schema_and_names_what_each_finding_is(
         .read_text()
     )
     jsonschema.validate(stock_report, schema)
-    [scenario] = stock_report["scenarios"]  # type: ignore[index]
+    [scenario] = stock_report["scenarios"]
     ids = [f["id"] for f in scenario["findings"]]
     assert "diverged in SetUserPasswordPlugin at an OS change" in ids
     assert "diverged in ConfigWinRMCertificateAuthPlugin at an OS change" in ids
@@ -113,9 +114,9 @@ def test_a_cut_at_the_password_post_loses_the_request_and_the_next_boot_posts_ag
 
 @pytest.mark.parametrize("index", [1, 13, 28, 29, 35, 38])
 def test_a_replayed_cut_ends_as_the_exploration_said(
-    stock_report: dict[str, object], index: int
+    stock_report: dict[str, Any], index: int
 ) -> None:
-    [scenario] = stock_report["scenarios"]  # type: ignore[index]
+    [scenario] = stock_report["scenarios"]
     explored = scenario["cuts"][index - 1]
     code, output = invoke("run", str(STOCK), "--power-loss-at", str(index))
     assert output.split()[0] == explored["outcome"].upper()
@@ -214,3 +215,20 @@ def test_a_converging_scenario_is_one_passing_case() -> None:
 def test_bad_cut_requests_are_usage_errors(args: list[str], message: str) -> None:
     code, output = invoke(*args)
     assert code == 2 and message in output
+
+
+def test_no_secret_of_the_guest_reaches_a_report(tmp_path: Path) -> None:
+    path = bundled("scenarios") / "power-loss" / "winrm-certificate-auth-after-a-cut.yaml"
+    scenario = load_scenario(path)
+    exploration = explore_power_loss(scenario)
+    secrets = set()
+    for cut in exploration.cuts:
+        result = build_cut_machine(scenario, cut.index).run()
+        secrets |= {u.password for u in result.state.users if u.password}
+        secrets |= {m.password for m in result.state.winrm.cert_mappings if m.password}
+    assert secrets
+    out = tmp_path / "out.json"
+    code, output = invoke("explore", str(path), "--power-loss", "--json", str(out))
+    assert code == 0
+    for text in (output, out.read_text()):
+        assert not [secret for secret in secrets if secret in text]
