@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,6 +18,10 @@ from guestsim.simulator.clouds.catalog import CLOUD_TYPES, LOOPBACK
 from guestsim.simulator.errors import GuestsimError
 from guestsim.simulator.media.formats import FORMATS, PARTITION_FILESYSTEMS
 from guestsim.simulator.paths import bundled
+
+if TYPE_CHECKING:
+    from guestsim.simulator.scenario import Scenario
+    from guestsim.simulator.schedules import Schedule, ScheduleSearch
 
 EXIT_PASSED = 0
 EXIT_FAILED = 1
@@ -101,9 +106,27 @@ def _interactive() -> bool:
     "--power-loss-at",
     "power_loss_at",
     type=click.IntRange(min=1),
+    multiple=True,
     metavar="K",
     help="Replay one cut of `guestsim explore --power-loss`: the power fails at side effect "
-    "K of the one SCENARIO given; prints how that run ends next to the uninterrupted one.",
+    "K of the one SCENARIO given; prints how that run ends next to the uninterrupted one. "
+    "Repeat it for several cuts (side effects keep counting across the boots a cut adds).",
+)
+@click.option(
+    "--fault",
+    "fault_specs",
+    multiple=True,
+    metavar="PATH[:name=value,...]",
+    help="Replay with this fault too, after the scenario's own (as `serve --fault` takes "
+    "it), e.g. '/openstack/latest/meta_data.json:method=GET,status=503,first=2'. Repeatable.",
+)
+@click.option(
+    "--extra-boots",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="Replay with N extra boots: the machine powered on again after a boot where the "
+    "agent stopped on its own.",
 )
 def run(
     paths: tuple[Path, ...],
@@ -118,7 +141,9 @@ def run(
     jobs: int,
     junit_path: str | None,
     json_path: str | None,
-    power_loss_at: int | None,
+    power_loss_at: tuple[int, ...],
+    fault_specs: tuple[str, ...],
+    extra_boots: int,
 ) -> None:
     """Run scenarios: files, or folders searched for *.yaml (default: the bundled library).
 
@@ -130,6 +155,10 @@ def run(
     declares that part overridable runs with yours, keeping its cloud, faults, machine and
     the options its story is about; the others are reported as skipped.
 
+    The schedule options (--power-loss-at, --fault, --extra-boots) replay what `guestsim
+    explore` prints for one scenario file: its run with those power cuts, faults and extra
+    boots, judged against the uninterrupted run (exit status 0 converged, 1 not).
+
     \b
     Examples:
       guestsim run
@@ -138,6 +167,9 @@ def run(
       guestsim run --jobs 0 --junit report.xml
       guestsim run --conf cloudbase-init.conf --unattend-conf cloudbase-init-unattend.conf \\
           --local-scripts LocalScripts/ --cloud openstack,ec2 --junit report.xml
+      guestsim run scenarios/clouds/openstack-happy-path.yaml --power-loss-at 8 --power-loss-at 20
+      guestsim run scenarios/clouds/cloudstack-happy-path.yaml \\
+          --fault '/:method=GET,status=500,first=1' --extra-boots 1
     """
     from guestsim.simulator.batch import default_jobs, run_records
     from guestsim.simulator.overrides import load_overrides
@@ -153,8 +185,11 @@ def run(
     from guestsim.simulator.selection import SelectionError, matches_keywords, parse_shard
     from guestsim.simulator.selection import shard as shard_paths
 
-    if power_loss_at is not None:
-        _replay_cut(paths, power_loss_at, seed)
+    if len(power_loss_at) == 1 and not fault_specs and not extra_boots:
+        _replay_cut(paths, power_loss_at[0], seed)
+        return
+    if power_loss_at or fault_specs or extra_boots:
+        _replay_schedule(paths, power_loss_at, fault_specs, extra_boots, seed)
         return
     files = discover(paths or [bundled("scenarios")])
     try:
@@ -227,13 +262,67 @@ def _replay_cut(paths: tuple[Path, ...], index: int, seed: int | None) -> None:
     sys.exit(EXIT_PASSED if cut.outcome == "converged" or known else EXIT_FAILED)
 
 
+def _schedule_option(
+    cuts: tuple[int, ...], fault_specs: tuple[str, ...], extra_boots: int
+) -> Schedule:
+    from guestsim.simulator.schedules import Schedule
+
+    try:
+        return Schedule.from_options(cuts, fault_specs, extra_boots)
+    except ValueError as ex:
+        raise click.BadParameter(str(ex), param_hint="--fault") from ex
+
+
+def _replay_schedule(
+    paths: tuple[Path, ...],
+    cuts: tuple[int, ...],
+    fault_specs: tuple[str, ...],
+    extra_boots: int,
+    seed: int | None,
+) -> None:
+    from guestsim.simulator.explore import reference_run
+    from guestsim.simulator.scenario import load_scenario
+    from guestsim.simulator.schedules import run_schedule
+
+    if len(paths) != 1 or not paths[0].is_file():
+        raise click.UsageError(
+            "--power-loss-at, --fault and --extra-boots replay a schedule of one scenario file"
+        )
+    schedule = _schedule_option(cuts, fault_specs, extra_boots)
+    scenario = load_scenario(paths[0])
+    ref = reference_run(scenario, seed)
+    run, result = run_schedule(scenario, ref, schedule, seed)
+    known = "  [known]" if run.known else ""
+    click.echo(
+        f"{run.outcome.upper()}{known}  {scenario.name}  ({schedule.describe()}; {run.boots} boots)"
+    )
+    for line in run.diff:
+        click.echo(f"      - {line}")
+    if run.missed_cuts:
+        missed = ", ".join(str(cut) for cut in run.missed_cuts)
+        effects = len(result.side_effects)
+        click.echo(f"      note: no cut at {missed}: the run had {effects} side effects")
+    if run.finding is not None:
+        click.echo(f"      finding at the first cut: {run.finding}")
+    sys.exit(EXIT_PASSED if run.holds else EXIT_FAILED)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--power-loss",
     is_flag=True,
-    help="Cut the power at every side effect of each scenario's run (required: the one "
-    "kind of exploration so far).",
+    help="Cut the power at every side effect of each scenario's run.",
+)
+@click.option(
+    "--hypothesis",
+    "examples",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Let hypothesis draw up to N schedules per scenario that combine power cuts, HTTP "
+    "faults on the scenario's own requests and extra boots (25 is a good start); the first "
+    "that does not converge is shrunk to a minimal one and printed as a `guestsim run` "
+    "command that replays it. Needs hypothesis installed.",
 )
 @click.option("--seed", type=int, help="Seed for every scenario (default: each scenario's own).")
 @click.option(
@@ -262,6 +351,7 @@ def _replay_cut(paths: tuple[Path, ...], index: int, seed: int | None) -> None:
 def explore(
     paths: tuple[Path, ...],
     power_loss: bool,
+    examples: int | None,
     seed: int | None,
     keywords: str | None,
     shard: str | None,
@@ -269,9 +359,10 @@ def explore(
     junit_path: str | None,
     json_path: str | None,
 ) -> None:
-    """Explore the boots nobody scripted: a power cut at every side effect.
+    """Explore the boots nobody scripted: a power cut at every side effect, combined faults.
 
-    Runs each scenario once uninterrupted (the reference), then once per side effect K
+    With --power-loss, runs each scenario once uninterrupted (the reference), then once per
+    side effect K
     (every OS change the agent makes, every request that changes what the cloud holds)
     with the power failing as K is about to take effect, and once after the last one.
     After the cut the machine boots again and the agent runs on. Each run's final machine
@@ -279,14 +370,28 @@ def explore(
     converged, diverged (with the differences), reboot_loop, crashed, hung or not_modelled.
     Cuts that end alike at the same plugin and side effect are one finding.
 
+    With --hypothesis N, hypothesis draws up to N schedules per scenario from what its
+    reference run shows: up to 3 power cuts (side effects keep counting across the boots a
+    cut adds), up to 2 faults (status 500 or 503, refused or reset, for the first 1-3
+    matches) on distinct requests the scenario's clouds answered, and up to 2 extra boots
+    (the machine powered on again after the agent stopped on its own). Each run is judged
+    as a cut is. The first that does not converge is shrunk to a minimal schedule, printed
+    with its outcome, differences and the command that replays it (`guestsim run SCENARIO`
+    with --power-loss-at, --fault and --extra-boots; `guestsim trace` takes them too).
+    Hypothesis is seeded from the scenario's seed (or --seed): the same command prints the
+    same schedules. With both options, both run.
+
     Exit status: 0 when every cut converged or every finding is declared in the scenario
-    (expect.power_loss.known_findings), 1 otherwise, 2 for bad input.
+    (expect.power_loss.known_findings) and no schedule diverged but as a declared finding
+    at its first cut, 1 otherwise, 2 for bad input.
 
     \b
     Examples:
       guestsim explore scenarios/clouds/stock-conf-openstack.yaml --power-loss
       guestsim explore --power-loss --jobs 2 --json explore.json --junit explore.xml
       guestsim run scenarios/clouds/stock-conf-openstack.yaml --power-loss-at 31
+      guestsim explore scenarios/user-data --hypothesis 25 --json explore.json
+      guestsim explore scenarios/clouds/openstack-happy-path.yaml --power-loss --hypothesis 50
     """
     from guestsim.simulator.batch import default_jobs
     from guestsim.simulator.explore import explore_all
@@ -300,8 +405,8 @@ def explore(
     from guestsim.simulator.selection import SelectionError, matches_keywords, parse_shard
     from guestsim.simulator.selection import shard as shard_paths
 
-    if not power_loss:
-        raise click.UsageError("say what to explore: --power-loss")
+    if not power_loss and examples is None:
+        raise click.UsageError("say what to explore: --power-loss, --hypothesis N, or both")
     files = discover(paths or [bundled("scenarios")])
     try:
         if keywords:
@@ -314,15 +419,41 @@ def explore(
         raise click.UsageError("no scenario files found (or none selected)")
     scenarios = [load_scenario(path) for path in files]
     explorations = []
-    for exploration in explore_all(scenarios, seed, jobs or default_jobs()):
-        explorations.append(exploration)
-        click.echo("\n".join(console_lines(exploration)))
-    click.echo(summary_line(explorations))
+    if power_loss:
+        for exploration in explore_all(scenarios, seed, jobs or default_jobs()):
+            explorations.append(exploration)
+            click.echo("\n".join(console_lines(exploration)))
+        click.echo(summary_line(explorations))
+    searches = []
+    if examples is not None:
+        searches = _search_schedules(scenarios, examples, seed, jobs or default_jobs())
     if json_path:
-        write_json(explorations, json_path)
+        write_json(explorations, json_path, searches)
     if junit_path:
-        write_junit(explorations, junit_path)
-    sys.exit(EXIT_PASSED if all(e.passed for e in explorations) else EXIT_FAILED)
+        write_junit(explorations, junit_path, searches)
+    passed = all(e.passed for e in explorations) and all(s.passed for s in searches)
+    sys.exit(EXIT_PASSED if passed else EXIT_FAILED)
+
+
+def _search_schedules(
+    scenarios: list[Scenario], examples: int, seed: int | None, jobs: int
+) -> list[ScheduleSearch]:
+    """``explore --hypothesis``: each scenario's search, printed as it ends."""
+    try:
+        import hypothesis  # noqa: F401
+    except ImportError as ex:
+        raise click.UsageError(
+            "--hypothesis needs the hypothesis package: python -m pip install hypothesis"
+        ) from ex
+    from guestsim.simulator.explore_report import schedule_console_lines, schedules_summary_line
+    from guestsim.simulator.schedules import search_all
+
+    searches = []
+    for search in search_all(scenarios, examples, seed, jobs):
+        searches.append(search)
+        click.echo("\n".join(schedule_console_lines(search)))
+    click.echo(schedules_summary_line(searches))
+    return searches
 
 
 @cli.command()
@@ -343,8 +474,24 @@ def explore(
     "--power-loss-at",
     "power_loss_at",
     type=click.IntRange(min=1),
+    multiple=True,
     metavar="K",
-    help="Show the run with the power failing at side effect K (as `explore --power-loss`).",
+    help="Show the run with the power failing at side effect K (as `explore --power-loss`); "
+    "repeat it for several cuts.",
+)
+@click.option(
+    "--fault",
+    "fault_specs",
+    multiple=True,
+    metavar="PATH[:name=value,...]",
+    help="Show the run with this fault too, as `run --fault` (a schedule of `explore`).",
+)
+@click.option(
+    "--extra-boots",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="Show the run with N extra boots, as `run --extra-boots`.",
 )
 def trace(
     scenario: Path,
@@ -352,7 +499,9 @@ def trace(
     output_format: str,
     show_events: bool,
     show_log: bool,
-    power_loss_at: int | None,
+    power_loss_at: tuple[int, ...],
+    fault_specs: tuple[str, ...],
+    extra_boots: int,
 ) -> None:
     """Show what happened in one scenario's run, boot by boot.
 
@@ -365,19 +514,26 @@ def trace(
     from guestsim.simulator.timeline import render_timeline, timeline_document
 
     loaded = load_scenario(scenario)
-    if power_loss_at is None:
+    if fault_specs or extra_boots or len(power_loss_at) > 1:
+        from guestsim.simulator.scenario import ScenarioOutcome
+        from guestsim.simulator.schedules import build_schedule_machine
+
+        schedule = _schedule_option(power_loss_at, fault_specs, extra_boots)
+        result = build_schedule_machine(loaded, schedule, seed).run()
+        outcome = ScenarioOutcome(loaded, result, loaded.check(result))
+    elif not power_loss_at:
         outcome = run_scenario(loaded, seed)
     else:
         from guestsim.simulator.explore import build_cut_machine, reference_run
         from guestsim.simulator.scenario import ScenarioOutcome
 
         effects = len(reference_run(loaded, seed).result.side_effects)
-        if power_loss_at > effects + 1:
+        if power_loss_at[0] > effects + 1:
             raise click.BadParameter(
                 f"the run has {effects} side effects (cut points 1-{effects + 1})",
                 param_hint="--power-loss-at",
             )
-        result = build_cut_machine(loaded, power_loss_at, seed).run()
+        result = build_cut_machine(loaded, power_loss_at[0], seed).run()
         outcome = ScenarioOutcome(loaded, result, loaded.check(result))
     run_trace = outcome.result.trace
     if output_format == "jsonl":

@@ -3,6 +3,17 @@
 The JSON document (``schemas/explore-report.schema.json``, version in ``"version"``) has one
 entry per scenario with every cut (its index, the side effect it interrupted, the plugin,
 the outcome, the boots it took and the state diff) and the findings the cuts group into.
+
+With ``--hypothesis N`` (see ``schedules``) each scenario entry also has ``"schedules"``:
+``{"examples": N, "tried": <distinct schedules run>, "requests": <distinct requests to the
+scenario's clouds>, "passed": bool, "error": str|null, "failure": null | {"schedule":
+{"cuts": [K, ...], "faults": ["PATH:name=value,...", ...], "extra_boots": n},
+"description", "outcome", "boots", "diff": [lines], "finding": id|null, "replay": command}}``,
+``"failure"`` being the minimal schedule hypothesis shrank to. The entry's ``"passed"`` (and
+the document's) then also needs the schedules to pass, and its ``"error"`` tells either
+search's error. With ``--hypothesis`` alone, ``"cuts"`` and ``"findings"`` are empty and
+``"side_effects"`` counts the reference run's. JUnit gets a second suite, ``guestsim
+schedules``, with one testcase per scenario.
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from guestsim.simulator.explore import OUTCOMES, Cut, Exploration, Finding
+from guestsim.simulator.schedules import ScheduleSearch, format_fault
 
 EXPLORE_REPORT_VERSION = 1
 # Lines of a finding's diff the console shows; the JSON report has them all.
@@ -98,8 +110,10 @@ def _finding(finding: Finding, exploration: Exploration) -> dict[str, Any]:
     }
 
 
-def json_report(explorations: Sequence[Exploration]) -> dict[str, Any]:
-    return {
+def json_report(
+    explorations: Sequence[Exploration], searches: Sequence[ScheduleSearch] = ()
+) -> dict[str, Any]:
+    report: dict[str, Any] = {
         "version": EXPLORE_REPORT_VERSION,
         "passed": all(e.passed for e in explorations),
         "scenarios": [
@@ -115,16 +129,27 @@ def json_report(explorations: Sequence[Exploration]) -> dict[str, Any]:
             for e in explorations
         ],
     }
+    if searches:
+        _add_schedules(report, searches)
+    return report
 
 
-def write_json(explorations: Sequence[Exploration], path: str | Path) -> None:
-    text = json.dumps(json_report(explorations), indent=2, sort_keys=True)
+def write_json(
+    explorations: Sequence[Exploration],
+    path: str | Path,
+    searches: Sequence[ScheduleSearch] = (),
+) -> None:
+    text = json.dumps(json_report(explorations, searches), indent=2, sort_keys=True)
     Path(path).write_text(text + "\n", encoding="utf-8")
 
 
-def write_junit(explorations: Sequence[Exploration], path: str | Path) -> None:
+def write_junit(
+    explorations: Sequence[Exploration],
+    path: str | Path,
+    searches: Sequence[ScheduleSearch] = (),
+) -> None:
     """One testcase per scenario and finding; a scenario without findings is one passing
-    testcase."""
+    testcase. With ``searches``, a second suite has one testcase per scenario."""
     cases: list[ET.Element] = []
     for exploration in explorations:
         classname = f"guestsim.power_loss.{exploration.scenario.name}"
@@ -161,6 +186,105 @@ def write_junit(explorations: Sequence[Exploration], path: str | Path) -> None:
     )
     suite.extend(cases)
     root = ET.Element("testsuites")
-    root.append(suite)
+    if explorations or not searches:
+        root.append(suite)
+    if searches:
+        root.append(_schedules_suite(searches))
     ET.indent(root)
     Path(path).write_bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
+
+
+# --- combined faults (``explore --hypothesis``) ---------------------------------------------
+
+
+def schedule_console_lines(search: ScheduleSearch) -> list[str]:
+    name = search.scenario.name
+    if search.error is not None:
+        return [f"ERROR {name} (hypothesis): {search.error}"]
+    tried = f"hypothesis: {search.tried} schedules tried"
+    failure = search.failure
+    if failure is None:
+        return [f"PASS  {name}  ({tried}, no divergence found)"]
+    lines = [f"FAIL  {name}  ({tried}, minimal failing schedule: {failure.schedule.describe()})"]
+    lines.append(f"      - {failure.outcome}, {failure.boots} boots")
+    lines += [f"          {line}" for line in failure.diff[:CONSOLE_DIFF_LINES]]
+    if len(failure.diff) > CONSOLE_DIFF_LINES:
+        lines.append(f"          ... {len(failure.diff) - CONSOLE_DIFF_LINES} more")
+    if failure.finding is not None:
+        lines.append(f"          finding at the first cut: {failure.finding}")
+    lines.append(f"          replay: {search.replay_command()}")
+    return lines
+
+
+def schedules_summary_line(searches: Sequence[ScheduleSearch]) -> str:
+    failed = sum(1 for s in searches if not s.passed)
+    tried = sum(s.tried for s in searches)
+    return f"hypothesis: {len(searches) - failed} passed, {failed} failed; {tried} schedules tried"
+
+
+def _schedules(search: ScheduleSearch) -> dict[str, Any]:
+    failure = search.failure
+    return {
+        "examples": search.examples,
+        "tried": search.tried,
+        "requests": search.requests,
+        "passed": search.passed,
+        "error": search.error,
+        "failure": None
+        if failure is None
+        else {
+            "schedule": {
+                "cuts": list(failure.schedule.cuts),
+                "faults": [format_fault(fault) for fault in failure.schedule.faults],
+                "extra_boots": failure.schedule.extra_boots,
+            },
+            "description": failure.schedule.describe(),
+            "outcome": failure.outcome,
+            "boots": failure.boots,
+            "diff": list(failure.diff),
+            "finding": failure.finding,
+            "replay": search.replay_command(),
+        },
+    }
+
+
+def _add_schedules(report: dict[str, Any], searches: Sequence[ScheduleSearch]) -> None:
+    if not report["scenarios"]:
+        report["scenarios"] = [
+            {
+                "name": s.scenario.name,
+                "path": s.scenario.path.as_posix(),
+                "passed": True,
+                "error": None,
+                "side_effects": s.side_effects,
+                "cuts": [],
+                "findings": [],
+            }
+            for s in searches
+        ]
+    for entry, search in zip(report["scenarios"], searches, strict=True):
+        entry["schedules"] = _schedules(search)
+        entry["passed"] = entry["passed"] and search.passed
+        entry["error"] = entry["error"] or search.error
+    report["passed"] = all(entry["passed"] for entry in report["scenarios"])
+
+
+def _schedules_suite(searches: Sequence[ScheduleSearch]) -> ET.Element:
+    suite = ET.Element("testsuite", name="guestsim schedules", tests=str(len(searches)))
+    for search in searches:
+        classname = f"guestsim.schedules.{search.scenario.name}"
+        case = ET.SubElement(suite, "testcase", classname=classname, name="hypothesis")
+        if search.error is not None:
+            ET.SubElement(case, "error", message=search.error)
+        elif search.failure is not None:
+            failure = search.failure
+            message = f"{failure.outcome} with {failure.schedule.describe()}"
+            element = ET.SubElement(case, "failure", message=message)
+            finding = [] if failure.finding is None else [f"finding: {failure.finding}"]
+            element.text = "\n".join(
+                [*failure.diff, *finding, f"replay: {search.replay_command()}"]
+            )
+    suite.set("failures", str(sum(1 for s in searches if s.error is None and s.failure)))
+    suite.set("errors", str(sum(1 for s in searches if s.error is not None)))
+    suite.set("skipped", "0")
+    return suite

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -139,6 +139,9 @@ class Machine:
         self.log: list[str] = []
         self._reboot_requested = False
         self._crash: str | None = None
+        # Power-ons nobody asked for, after a boot where the agent stopped on its own (an
+        # operator's or the host's restart): ``guestsim explore --hypothesis`` schedules.
+        self.extra_boots = 0
 
     # --- the world around the agent ----------------------------------------------------------
 
@@ -160,12 +163,23 @@ class Machine:
             answered=exchange.answered,
         )
 
-    def configure_power_loss(self, cut_at: int | None, record: bool = False) -> None:
-        """Fail the power at side effect ``cut_at`` (None: never); with a cut or ``record``,
-        number the side effects (cloud requests are then compared before and after)."""
-        self._cut_at = cut_at
-        self._recording = record or cut_at is not None
+    def configure_power_loss(
+        self, cut_at: int | Iterable[int] | None, record: bool = False
+    ) -> None:
+        """Fail the power at side effect ``cut_at`` (None: never), or at each of several:
+        the numbering goes on across the boots a cut adds, so a later cut falls in them.
+        With a cut or ``record``, number the side effects (cloud requests are then compared
+        before and after)."""
+        if cut_at is None:
+            self._cuts = frozenset[int]()
+        else:
+            self._cuts = frozenset({cut_at} if isinstance(cut_at, int) else cut_at)
+        self._recording = record or bool(self._cuts)
         self.gateway.on_cloud_change = self._side_effect if self._recording else None
+
+    def add_faults(self, faults: Sequence[Fault]) -> None:
+        """More faults, after the scenario's own (each still counts its own ``first``)."""
+        self.gateway.faults = FaultPlan([*self.gateway.faults.faults, *faults])
 
     def _side_effect(self, kind: str, call: str) -> None:
         """Number a side effect; at the cut point, fail the power before it takes effect."""
@@ -175,8 +189,7 @@ class Machine:
         self.side_effects.append(
             SideEffect(index, self.trace.boot, kind, call, len(self.trace.events))
         )
-        if index == self._cut_at:
-            self._cut_at = None
+        if index in self._cuts:
             self.trace.emit("power_loss", at=index, effect=kind, call=call)
             raise PowerLost(index)
 
@@ -331,7 +344,10 @@ class Machine:
                 break
             if record.outcome == "crashed":
                 findings.append(f"boot {record.number}: the agent crashed: {record.error}")
-            if record.outcome not in ("reboot", "power_loss"):
+            if record.outcome in ("stopped", "crashed") and self.extra_boots > 0:
+                self.extra_boots -= 1
+                self.trace.emit("extra_boot")
+            elif record.outcome not in ("reboot", "power_loss"):
                 break
             self.clock.advance(REBOOT_DURATION_S)
         return RunResult(
