@@ -7,12 +7,15 @@ runs cannot change its trace; records come back in the order the scenarios were 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from itertools import repeat
+from typing import Any, TypeVar
 
 from guestsim.simulator.overrides import Overrides
 from guestsim.simulator.scenario import RunRecord, Scenario
+
+T = TypeVar("T")
 
 
 def default_jobs() -> int:
@@ -22,6 +25,20 @@ def default_jobs() -> int:
     return os.cpu_count() or 1
 
 
+def each_scenario(
+    work: Callable[..., T], scenarios: Sequence[Scenario], jobs: int, *arguments: Any
+) -> Iterator[T]:
+    """``work(scenario, *arguments)`` for each scenario, yielded in order; with ``jobs`` > 1
+    in that many worker processes (``work`` must then be a module-level function)."""
+    workers = min(jobs, len(scenarios))
+    if workers <= 1:
+        for scenario in scenarios:
+            yield work(scenario, *arguments)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(work, scenarios, *(repeat(argument) for argument in arguments))
+
+
 def run_records(
     scenarios: Sequence[Scenario],
     seed: int | None = None,
@@ -29,13 +46,7 @@ def run_records(
     jobs: int = 1,
 ) -> Iterator[RunRecord]:
     """Run each scenario and yield its record, in order; ``jobs`` > 1 uses worker processes."""
-    workers = min(jobs, len(scenarios))
-    if workers <= 1:
-        for scenario in scenarios:
-            yield run_one(scenario, seed, overrides)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(run_one, scenarios, repeat(seed), repeat(overrides))
+    yield from each_scenario(run_one, scenarios, jobs, seed, overrides)
 
 
 def run_one(scenario: Scenario, seed: int | None, overrides: Overrides | None) -> RunRecord:

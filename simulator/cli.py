@@ -6,8 +6,9 @@ import ipaddress
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -22,6 +23,8 @@ from guestsim.simulator.paths import bundled
 if TYPE_CHECKING:
     from guestsim.simulator.scenario import Scenario
     from guestsim.simulator.schedules import Schedule, ScheduleSearch
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_PASSED = 0
 EXIT_FAILED = 1
@@ -47,6 +50,44 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def _interactive() -> bool:
     ci = os.environ.get("CI", "").strip().lower()
     return sys.stdout.isatty() and ci not in ("1", "true", "yes")
+
+
+def _selected_files(paths: tuple[Path, ...], keywords: str | None, shard: str | None) -> list[Path]:
+    """The scenario files named (default: the bundled library), after -k and --shard."""
+    from guestsim.simulator.scenario import discover
+    from guestsim.simulator.selection import SelectionError, matches_keywords, parse_shard
+    from guestsim.simulator.selection import shard as shard_paths
+
+    files = discover(paths or [bundled("scenarios")])
+    try:
+        if keywords:
+            files = [p for p in files if matches_keywords(keywords, f"{p.parent.name}/{p.stem}")]
+        if shard:
+            files = shard_paths(files, *parse_shard(shard))
+    except SelectionError as ex:
+        raise click.UsageError(str(ex)) from ex
+    if not files:
+        raise click.UsageError("no scenario files found (or none selected)")
+    return files
+
+
+def _report_options(command: F) -> F:
+    """--jobs, --junit and --json, as run and explore share them."""
+    command = click.option(
+        "--json", "json_path", type=click.Path(dir_okay=False), help="Write a JSON report here."
+    )(command)
+    command = click.option(
+        "--junit", "junit_path", type=click.Path(dir_okay=False), help="Write JUnit XML here."
+    )(command)
+    return click.option(
+        "-j",
+        "--jobs",
+        type=click.IntRange(min=0),
+        default=1,
+        show_default=True,
+        help="Work in this many worker processes (0: one per core). "
+        "Reports and traces are the same as a serial run's.",
+    )(command)
 
 
 @cli.command()
@@ -87,21 +128,7 @@ def _interactive() -> bool:
     metavar="NAMES",
     help=f"Only scenarios on these clouds, comma separated ({', '.join(CLOUD_TYPES)}, none).",
 )
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=0),
-    default=1,
-    show_default=True,
-    help="Run scenarios in this many worker processes (0: one per core). "
-    "The report and every trace are the same as a serial run's.",
-)
-@click.option(
-    "--junit", "junit_path", type=click.Path(dir_okay=False), help="Write JUnit XML here."
-)
-@click.option(
-    "--json", "json_path", type=click.Path(dir_okay=False), help="Write a JSON report here."
-)
+@_report_options
 @click.option(
     "--power-loss-at",
     "power_loss_at",
@@ -181,9 +208,7 @@ def run(
         write_json,
         write_junit,
     )
-    from guestsim.simulator.scenario import discover, load_scenario
-    from guestsim.simulator.selection import SelectionError, matches_keywords, parse_shard
-    from guestsim.simulator.selection import shard as shard_paths
+    from guestsim.simulator.scenario import load_scenario
 
     if len(power_loss_at) == 1 and not fault_specs and not extra_boots:
         _replay_cut(paths, power_loss_at[0], seed)
@@ -191,16 +216,7 @@ def run(
     if power_loss_at or fault_specs or extra_boots:
         _replay_schedule(paths, power_loss_at, fault_specs, extra_boots, seed)
         return
-    files = discover(paths or [bundled("scenarios")])
-    try:
-        if keywords:
-            files = [p for p in files if matches_keywords(keywords, f"{p.parent.name}/{p.stem}")]
-        if shard:
-            files = shard_paths(files, *parse_shard(shard))
-    except SelectionError as ex:
-        raise click.UsageError(str(ex)) from ex
-    if not files:
-        raise click.UsageError("no scenario files found (or none selected)")
+    files = _selected_files(paths, keywords, shard)
     scenarios = [load_scenario(path) for path in files]
     if clouds:
         wanted = {name.strip() for name in clouds.split(",") if name.strip()}
@@ -334,20 +350,7 @@ def _replay_schedule(
 @click.option(
     "--shard", metavar="K/N", help="Explore the K-th of N deterministic slices (parallel CI)."
 )
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=0),
-    default=1,
-    show_default=True,
-    help="Explore scenarios in this many worker processes (0: one per core).",
-)
-@click.option(
-    "--junit", "junit_path", type=click.Path(dir_okay=False), help="Write JUnit XML here."
-)
-@click.option(
-    "--json", "json_path", type=click.Path(dir_okay=False), help="Write the JSON report here."
-)
+@_report_options
 def explore(
     paths: tuple[Path, ...],
     power_loss: bool,
@@ -401,22 +404,11 @@ def explore(
         write_json,
         write_junit,
     )
-    from guestsim.simulator.scenario import discover, load_scenario
-    from guestsim.simulator.selection import SelectionError, matches_keywords, parse_shard
-    from guestsim.simulator.selection import shard as shard_paths
+    from guestsim.simulator.scenario import load_scenario
 
     if not power_loss and examples is None:
         raise click.UsageError("say what to explore: --power-loss, --hypothesis N, or both")
-    files = discover(paths or [bundled("scenarios")])
-    try:
-        if keywords:
-            files = [p for p in files if matches_keywords(keywords, f"{p.parent.name}/{p.stem}")]
-        if shard:
-            files = shard_paths(files, *parse_shard(shard))
-    except SelectionError as ex:
-        raise click.UsageError(str(ex)) from ex
-    if not files:
-        raise click.UsageError("no scenario files found (or none selected)")
+    files = _selected_files(paths, keywords, shard)
     scenarios = [load_scenario(path) for path in files]
     explorations = []
     if power_loss:

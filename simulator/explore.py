@@ -17,11 +17,10 @@ handful of findings rather than one line per cut.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import Any
 
+from guestsim.simulator.batch import each_scenario
 from guestsim.simulator.errors import GuestsimError
 from guestsim.simulator.expectations import check_expectations
 from guestsim.simulator.machine import Machine, RunResult
@@ -237,10 +236,4 @@ def explore_all(
     scenarios: Sequence[Scenario], seed: int | None = None, jobs: int = 1
 ) -> Iterator[Exploration]:
     """Each scenario's exploration, in order; ``jobs`` > 1 explores in worker processes."""
-    workers = min(jobs, len(scenarios))
-    if workers <= 1:
-        for scenario in scenarios:
-            yield explore_one(scenario, seed)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(explore_one, scenarios, repeat(seed))
+    yield from each_scenario(explore_one, scenarios, jobs, seed)

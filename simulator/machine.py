@@ -315,17 +315,20 @@ class Machine:
         boots: list[BootRecord] = []
         findings: list[str] = []
         unattend = self._sysprep_pass(findings)
-        if unattend is not None and unattend.outcome in ("not_modelled", "hung"):
-            return RunResult(
-                boots,
-                self.trace,
-                self.state,
-                self.clouds,
-                findings,
-                self.log,
-                unattend,
-                self.side_effects,
-            )
+        if unattend is None or unattend.outcome not in ("not_modelled", "hung"):
+            self._boot_until_done(boots, findings)
+        return RunResult(
+            boots,
+            self.trace,
+            self.state,
+            self.clouds,
+            findings,
+            self.log,
+            unattend,
+            self.side_effects,
+        )
+
+    def _boot_until_done(self, boots: list[BootRecord], findings: list[str]) -> None:
         while True:
             if len(boots) == self.max_boots:
                 culprits = ", ".join(
@@ -350,13 +353,3 @@ class Machine:
             elif record.outcome not in ("reboot", "power_loss"):
                 break
             self.clock.advance(REBOOT_DURATION_S)
-        return RunResult(
-            boots,
-            self.trace,
-            self.state,
-            self.clouds,
-            findings,
-            self.log,
-            unattend,
-            self.side_effects,
-        )

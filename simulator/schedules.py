@@ -42,13 +42,13 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from itertools import accumulate, repeat
+from itertools import accumulate
 from random import Random
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from guestsim.simulator.batch import each_scenario
 from guestsim.simulator.errors import GuestsimError
 from guestsim.simulator.explore import (
     Reference,
@@ -318,10 +318,4 @@ def search_all(
     scenarios: Sequence[Scenario], examples: int, seed: int | None = None, jobs: int = 1
 ) -> Iterator[ScheduleSearch]:
     """Each scenario's search, in order; ``jobs`` > 1 searches in worker processes."""
-    workers = min(jobs, len(scenarios))
-    if workers <= 1:
-        for scenario in scenarios:
-            yield search_one(scenario, examples, seed)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(search_one, scenarios, repeat(examples), repeat(seed))
+    yield from each_scenario(search_one, scenarios, jobs, examples, seed)

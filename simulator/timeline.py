@@ -88,6 +88,8 @@ def build_timeline(trace: Trace) -> list[BootRun]:
             boot.metadata_service = event.get("name")
         elif event.kind in _ENDINGS:
             boot.ended_with = _ENDINGS[event.kind]
+        elif event.kind == "extra_boot":
+            boot.ended_with = f"{boot.ended_with or 'agent stopped'}; powered on again (extra boot)"
         elif event.kind == "power_loss":
             boot.ended_with = f"power lost at side effect {event.get('at')} ({event.get('call')})"
         elif event.kind == "agent_exit" and not boot.ended_with:
