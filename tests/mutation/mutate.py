@@ -36,7 +36,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-PYTEST_ARGS = ["-p", "no:randomly", "-p", "no:cacheprovider", "-p", "no:benchmark"]
+PYTEST_ARGS = [
+    *("-p", "no:randomly", "-p", "no:cacheprovider", "-p", "no:benchmark"),
+    *("-m", "not subprocess"),
+]
 STAGE: Path | None = None  # --stage
 
 

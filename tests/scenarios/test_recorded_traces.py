@@ -58,6 +58,7 @@ def test_every_bundled_scenario_has_a_recorded_trace() -> None:
     assert recorded == library
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("hash_seed", ["1", "4242"])
 def test_the_traces_do_not_depend_on_the_hash_seed(hash_seed: str, tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONHASHSEED=hash_seed, PYTHONDONTWRITEBYTECODE="1")

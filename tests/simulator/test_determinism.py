@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from guestsim.simulator.paths import bundled
 from guestsim.simulator.scenario import load_scenario, run_scenario
 
@@ -31,6 +33,7 @@ def test_twenty_runs_in_one_process_give_identical_traces() -> None:
     assert b'"kind":"reboot"' in trace and b'"kind":"http"' in trace and b'"kind":"dhcp"' in trace
 
 
+@pytest.mark.subprocess
 def test_traces_are_identical_under_different_hash_seeds(tmp_path: Path) -> None:
     outputs = set()
     for hash_seed in ("0", "1", "12345"):

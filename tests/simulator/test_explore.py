@@ -135,6 +135,7 @@ _TRACE = (
 )
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("index", [13, 29])
 def test_a_replayed_cut_gives_the_same_trace_under_other_hash_seeds(
     index: int, tmp_path: Path

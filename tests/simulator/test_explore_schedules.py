@@ -156,6 +156,7 @@ def test_an_idempotent_scenario_reports_no_divergence() -> None:
     assert "replay" not in output
 
 
+@pytest.mark.subprocess
 def test_the_same_command_prints_the_same_output_and_reports(planted: Path, tmp_path: Path) -> None:
     outputs = set()
     for jobs in ("1", "1", "2"):
