@@ -105,13 +105,11 @@ class Exploration:
         return self.error is None and all(f.known for f in self.findings)
 
 
-def build_cut_machine(
-    scenario: Scenario, cut: int | None, seed: int | None = None, record: bool = True
-) -> Machine:
-    """The scenario's machine with the power failing at side effect ``cut``."""
+def build_cut_machine(scenario: Scenario, cut: int | None, seed: int | None = None) -> Machine:
+    """The scenario's machine, numbering its side effects, the power failing at ``cut``."""
     machine = scenario.build_machine(seed)
     machine.max_boots += 1 if cut is not None else 0  # a cut costs a boot
-    machine.configure_power_loss(cut, record)
+    machine.configure_power_loss(cut)
     return machine
 
 

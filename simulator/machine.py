@@ -111,11 +111,7 @@ class Machine:
         transport: str = "inprocess",
         hang_budget_s: float = DEFAULT_HANG_BUDGET_S,
         unattend_conf: AgentConfig | None = None,
-        power_loss_at: int | None = None,
-        record_side_effects: bool = False,
     ) -> None:
-        """``power_loss_at``: cut the power at that side effect (see ``powerloss``); with it
-        or ``record_side_effects``, the run numbers its side effects in ``side_effects``."""
         self.conf = conf
         self.unattend_conf = unattend_conf
         self.state = state if state is not None else default_windows_state()
@@ -131,7 +127,9 @@ class Machine:
         self.gateway = Gateway(
             self.clouds, self.trace, FaultPlan(faults), self.clock.advance, hang_budget_s
         )
-        self.configure_power_loss(power_loss_at, record_side_effects)
+        # Side effects are numbered only once configure_power_loss asks for it.
+        self._cuts = frozenset[int]()
+        self._recording = False
         self.transport = TRANSPORTS[transport](self.gateway)
         self.dhcp = _TimedDhcp(
             SimulatedDhcpNetwork(dhcp_servers, self._dhcp_sources(), self._on_dhcp), self.clock
@@ -163,19 +161,16 @@ class Machine:
             answered=exchange.answered,
         )
 
-    def configure_power_loss(
-        self, cut_at: int | Iterable[int] | None, record: bool = False
-    ) -> None:
-        """Fail the power at side effect ``cut_at`` (None: never), or at each of several:
-        the numbering goes on across the boots a cut adds, so a later cut falls in them.
-        With a cut or ``record``, number the side effects (cloud requests are then compared
-        before and after)."""
+    def configure_power_loss(self, cut_at: int | Iterable[int] | None) -> None:
+        """Number the run's side effects (see ``powerloss``; cloud requests are then compared
+        before and after) and fail the power at side effect ``cut_at`` (None: never), or at
+        each of several: the numbering goes on across the boots a cut adds."""
         if cut_at is None:
             self._cuts = frozenset[int]()
         else:
             self._cuts = frozenset({cut_at} if isinstance(cut_at, int) else cut_at)
-        self._recording = record or bool(self._cuts)
-        self.gateway.on_cloud_change = self._side_effect if self._recording else None
+        self._recording = True
+        self.gateway.on_cloud_change = self._side_effect
 
     def add_faults(self, faults: Sequence[Fault]) -> None:
         """More faults, after the scenario's own (each still counts its own ``first``)."""

@@ -164,7 +164,7 @@ def build_schedule_machine(
     """The scenario's machine with the schedule's cuts, faults and extra boots."""
     machine = build_cut_machine(scenario, None, seed)
     machine.max_boots += len(schedule.cuts) + schedule.extra_boots
-    machine.configure_power_loss(schedule.cuts, record=True)
+    machine.configure_power_loss(schedule.cuts)
     machine.add_faults(schedule.faults)
     machine.extra_boots = schedule.extra_boots
     return machine

@@ -680,3 +680,84 @@ def test_the_clouds_time_what_they_time_on_the_guest_clock(
     )
     result = machine.run()
     assert result.state.files.read(TOKEN_RESULT) == b"200 401"
+
+
+# --- power cuts and extra boots ------------------------------------------------------------
+
+
+def test_a_power_cut_ends_its_boot_with_a_power_loss_event_and_the_machine_boots_again() -> None:
+    machine, _ = openstack_machine(("createuser",), {"stop_service_on_exit": False})
+    machine.configure_power_loss(2)
+
+    result = machine.run()
+
+    assert result.boots == [
+        BootRecord(1, "power_loss", None, error="power lost at side effect 2"),
+        BootRecord(2, "stopped", 0),
+    ]
+    assert machine_events(result, "power_loss") == [
+        {"boot": 1, "t_ms": 0, "kind": "power_loss", "at": 2, "effect": "os", "call": "logon"}
+    ]
+    assert result.trace.of_kind("boot")[1].t_ms == REBOOT_DURATION_S * 1000
+    assert [(e.index, e.boot, e.kind, e.call) for e in result.side_effects][:3] == [
+        (1, 1, "os", "create_user"),
+        (2, 1, "os", "logon"),
+        (3, 2, "os", "set_user_password"),
+    ]
+
+
+def test_a_cut_at_a_cloud_request_names_it_and_the_cloud_never_got_it() -> None:
+    machine, cloud = openstack_machine(("createuser", "password"), {"stop_service_on_exit": False})
+    machine.configure_power_loss(None)
+    posts = [e for e in machine.run().side_effects if e.kind == "cloud"]
+    assert [(e.call, e.boot) for e in posts] == [("POST /openstack/2013-04-04/password", 1)]
+
+    machine, cloud = openstack_machine(("createuser", "password"), {"stop_service_on_exit": False})
+    machine.configure_power_loss(posts[0].index)
+    result = machine.run()
+
+    [event] = machine_events(result, "power_loss")
+    assert event == {
+        "boot": 1,
+        "t_ms": 0,
+        "kind": "power_loss",
+        "at": posts[0].index,
+        "effect": "cloud",
+        "call": "POST /openstack/2013-04-04/password",
+    }
+    assert [(r.method, r.status) for r in cloud.requests if r.method == "POST"] == [("POST", 200)]
+    assert cloud.requests[-1].method == "POST"  # posted once, at boot 2
+
+
+def test_a_cut_in_the_unattend_pass_runs_the_pass_again() -> None:
+    unattend = conf(PLUGIN["createuser"], stop_service_on_exit=False)
+    machine = Machine(
+        conf(PLUGIN["mtu"], stop_service_on_exit=False),
+        clouds=[openstack()],
+        unattend_conf=unattend,
+    )
+    machine.configure_power_loss(1)
+
+    result = machine.run()
+
+    assert result.unattend == BootRecord(0, "stopped", 0)
+    assert [(e.boot, e.t_ms) for e in result.trace.of_kind("boot")] == [
+        (0, 0),
+        (0, REBOOT_DURATION_S * 1000),
+        (1, 2 * REBOOT_DURATION_S * 1000),
+    ]
+    assert machine_events(result, "power_loss")[0]["call"] == "create_user"
+    first_boot_zero_call = next(e.get("call") for e in result.trace.of_kind("os") if e.boot == 0)
+    assert first_boot_zero_call == "create_user"
+
+
+@pytest.mark.parametrize("ending", ["stopped", "crashed"])
+def test_extra_boots_power_the_machine_on_again_after_the_agent_stopped(ending: str) -> None:
+    plugin = PLUGIN["mtu"] if ending == "stopped" else MISSING_PLUGIN
+    machine, _ = openstack_machine((plugin,), {"stop_service_on_exit": False})
+    machine.extra_boots = 2
+
+    result = machine.run()
+
+    assert [b.outcome for b in result.boots] == [ending] * 3
+    assert [e.boot for e in result.trace.of_kind("extra_boot")] == [1, 2]
