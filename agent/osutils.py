@@ -301,7 +301,12 @@ class OSUtils(
         ...
 
     def add_static_route(
-        self, destination: str, mask: str, next_hop: str, interface_index: int, metric: int
+        self,
+        destination: str,
+        mask: str,
+        next_hop: str,
+        interface_index: int | None,
+        metric: int,
     ) -> None:
         """Add an IPv4 route (interface index and metric are ignored, as ``ROUTE ADD`` does)."""
         ...

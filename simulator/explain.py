@@ -43,7 +43,9 @@ def explain(scenario: Scenario) -> str:
     out.append(f"  computer name {state.computer_name}")
     for adapter in state.adapters:
         dhcp = f", DHCP from {adapter.dhcp_server}" if adapter.dhcp_server else ", static"
-        out.append(f"  adapter {adapter.name} {adapter.mac} {adapter.address}{dhcp}")
+        gateway = state.network.default_gateway(adapter.name)
+        via = f", gateway {gateway}" if gateway else ""
+        out.append(f"  adapter {adapter.name} {adapter.mac} {adapter.address}{dhcp}{via}")
     for number, disk in enumerate(state.disks):
         out.append(f"  disk \\\\.\\PHYSICALDRIVE{number}: {disk.size} bytes")
     for volume in state.volumes:

@@ -13,6 +13,7 @@ from guestsim.simulator.machine import DEFAULT_MAX_BOOTS, Machine
 from guestsim.simulator.overrides import OverrideError, Overrides
 from guestsim.simulator.scenario import Scenario
 from guestsim.simulator.windows.defaults import default_windows_state
+from guestsim.simulator.windows.network import IPV4_DEFAULT_ROUTE, IPRoute
 from guestsim.simulator.windows.processes import install_vmware_tools
 from guestsim.simulator.windows.registry import RegType
 from guestsim.simulator.windows.scripts import ScriptDeclaration, declaration_from_spec
@@ -109,6 +110,11 @@ def _build_state(scenario: Scenario) -> WindowsState:
                 mtu=adapter.get("mtu", 1500),
             )
             for adapter in spec["adapters"]
+        ]
+        state.network.routes = [
+            IPRoute(IPV4_DEFAULT_ROUTE, adapter["gateway"], adapter["name"])
+            for adapter in spec["adapters"]
+            if "gateway" in adapter
         ]
     if "agent_account" in spec:
         agent_service = state.find_service("cloudbase-init")

@@ -6,6 +6,7 @@ import gzip
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 
@@ -14,6 +15,15 @@ from guestsim.agent.plugins.base import AgentContext
 LOG = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# The metadata-route workaround: Windows from Vista / Server 2008 (6.0) on does not route
+# link-local (169.254.x.x) addresses, so an unreachable metadata host there gets a host
+# route through the default gateway.
+LINK_LOCAL_PREFIX = "169.254."
+ROUTE_CHECK_MIN_WINDOWS = (6, 0)
+ROUTE_CHECK_TRIES = 3
+HOST_ROUTE_MASK = "255.255.255.255"
+HOST_ROUTE_METRIC = 10
 
 
 class NotExistingMetadataException(Exception):
@@ -207,6 +217,20 @@ class MetadataService:
         pass
 
 
+def _answers(url: str) -> bool:
+    """Whether a plain GET of ``url`` gets any answer in ``ROUTE_CHECK_TRIES`` tries."""
+    for attempt in range(1, ROUTE_CHECK_TRIES + 1):
+        LOG.debug("Checking URL %s (try %d of %d)", url, attempt, ROUTE_CHECK_TRIES)
+        try:
+            # No timeout and no status check, as upstream: an error status is an answer.
+            requests.get(url)
+        except Exception as ex:
+            LOG.debug("No answer from %s: %s", url, ex)
+            continue
+        return True
+    return False
+
+
 def _decode_text(data: Any, path: str) -> str | None:
     # Upstream turns undecodable data into None rather than failing; callers then see
     # "no data", which is what users of broken metadata observe.
@@ -241,6 +265,43 @@ class HttpMetadataService(MetadataService):
             return ca_bundle
         allow_insecure: bool = self.conf.get("https_allow_insecure", self._group)
         return allow_insecure
+
+    def check_metadata_ip_route(self) -> None:
+        """The Windows route workaround, when ``add_metadata_private_ip_route`` is on.
+
+        On Windows 6.0 or later with a ``169.254.x.x`` metadata host and no route to it:
+        GET the base URL up to three times (plain GETs: no headers of the service's own,
+        requests' default TLS check, no timeout), and only if none gets an answer (any
+        status is one) add a /32 route to the host through the default gateway, metric
+        10. A failure to add it is logged and ignored. The services that do this call it
+        at the start of ``load()``.
+        """
+        if not self.conf.get("add_metadata_private_ip_route", self._group):
+            return
+        osutils = self.osutils
+        if osutils.get_platform() != "win32" or not osutils.check_os_version(
+            *ROUTE_CHECK_MIN_WINDOWS
+        ):
+            return
+        url: str = self.conf.get("metadata_base_url", self._group)
+        # The host is what precedes the first colon of the URL's network location.
+        host = urlsplit(url).netloc.split(":")[0]
+        if not host.startswith(LINK_LOCAL_PREFIX):
+            return
+        if osutils.check_static_route_exists(host) or _answers(url):
+            return
+        interface_index, gateway = osutils.get_default_gateway()
+        if not gateway:
+            LOG.debug("No default gateway to route the metadata host %s through", host)
+            return
+        LOG.debug("Adding a route to the metadata host %s through %s", host, gateway)
+        try:
+            osutils.add_static_route(
+                host, HOST_ROUTE_MASK, gateway, interface_index, HOST_ROUTE_METRIC
+            )
+        except Exception:
+            # Ignored, as upstream: loading goes on and fails or not on its own.
+            LOG.exception("Cannot add a route to the metadata host %s", host)
 
     def extra_headers(self) -> dict[str, str]:
         """Headers this service adds to every request; computed afresh for each one."""

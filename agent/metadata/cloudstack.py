@@ -73,6 +73,9 @@ class CloudStack(HttpMetadataService):
 
     def load(self) -> bool:
         super().load()
+        # Off by default here ([cloudstack] add_metadata_private_ip_route = False), and
+        # only about the configured URL, never the DHCP servers tried after it.
+        self.check_metadata_ip_route()
         if self._answers(self.base_url):
             self._use(self.base_url)
             return True

@@ -33,8 +33,7 @@ class EC2Service(HttpMetadataService):
 
     def load(self) -> bool:
         super().load()
-        # [ec2] add_metadata_private_ip_route only adds a Windows host route when the
-        # metadata IP is unreachable; on a simulated guest the route always works.
+        self.check_metadata_ip_route()
         try:
             self.get_host_name()
             return True

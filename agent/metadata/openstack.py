@@ -118,6 +118,7 @@ class OpenStackHttpService(OpenStackMetadata, HttpMetadataService):
 
     def load(self) -> bool:
         super().load()
+        self.check_metadata_ip_route()
         try:
             self._get_meta_data()
             return True

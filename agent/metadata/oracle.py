@@ -34,8 +34,7 @@ class OracleCloudService(HttpMetadataService):
 
     def load(self) -> bool:
         super().load()
-        # [oraclecloud] add_metadata_private_ip_route only matters when a Windows guest
-        # cannot reach 169.254.169.254; the simulated guest always can.
+        self.check_metadata_ip_route()
         try:
             self.get_instance_id()
             return True

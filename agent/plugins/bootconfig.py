@@ -25,7 +25,7 @@ BOOT_DISK = "\\\\.\\PHYSICALDRIVE0"
 
 
 class BootConfigError(Exception):
-    """bcdedit refused a change, or the change did not stick."""
+    """bcdedit refused a change, or a change to the BCD store did not stick."""
 
 
 def run_bcdedit(osutils: OSUtils, args: Sequence[str]) -> None:
@@ -44,8 +44,9 @@ def set_boot_status_policy(osutils: OSUtils, policy: str) -> None:
 
 
 def enable_auto_recovery(osutils: OSUtils, enable: bool) -> None:
-    """Set the current entry's auto-recovery, then read it back: a mismatch raises."""
-    run_bcdedit(osutils, ["/set", CURRENT_ENTRY, "recoveryenabled", "Yes" if enable else "No"])
+    """Set the current entry's auto-recovery through the BCD store (as upstream, no
+    ``bcdedit.exe``), then read it back: a mismatch raises."""
+    osutils.set_current_bcd_auto_recovery(enable)
     current = osutils.get_current_bcd_auto_recovery()
     if current != enable:
         raise BootConfigError(

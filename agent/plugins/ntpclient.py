@@ -94,8 +94,10 @@ class WindowsNTPClientPlugin(NTPClientPlugin):
             )
         if osutils.get_service_status(TIME_SERVICE) == SERVICE_STATUS_STOPPED:
             osutils.start_service(TIME_SERVICE)
+            # As upstream, wait a second before each poll, the first one included: a
+            # service that is running at once still costs one second of guest time.
             for _ in range(SERVICE_START_POLLS):
+                osutils.sleep(1)
                 if osutils.get_service_status(TIME_SERVICE) == SERVICE_STATUS_RUNNING:
                     return
-                osutils.sleep(1)
             raise RuntimeError(f"Service {TIME_SERVICE} did not start")

@@ -8,7 +8,8 @@ from typing import Protocol
 class BootConfiguration(Protocol):
     """The BCD store's current entry (through WMI) and physical disk ids.
 
-    Elements are set with ``bcdedit.exe`` (run with ``execute_system32_process``).
+    The boot status policy is set with ``bcdedit.exe`` (run with
+    ``execute_system32_process``); auto-recovery through the store itself.
     """
 
     def get_boot_system_devices(self) -> list[str]:
@@ -17,6 +18,10 @@ class BootConfiguration(Protocol):
 
     def set_current_bcd_device_to_boot_partition(self) -> None:
         """Point the current BCD entry's ``device`` and ``osdevice`` at the boot partition."""
+        ...
+
+    def set_current_bcd_auto_recovery(self, enable: bool) -> None:
+        """Set the current BCD entry's auto-recovery element through the store (no process)."""
         ...
 
     def get_current_bcd_auto_recovery(self) -> bool:

@@ -23,6 +23,19 @@ VERSIONS = (
     "2018-08-27",
     "2020-10-14",
 )
+# What Nova lists at its root: the EC2-compatible API versions it also serves, then
+# "latest". Only the listing is modelled (cloudbase-init's route check GETs the root).
+EC2_VERSIONS = (
+    "1.0",
+    "2007-01-19",
+    "2007-03-01",
+    "2007-08-29",
+    "2007-10-10",
+    "2007-12-15",
+    "2008-02-01",
+    "2008-09-01",
+    "2009-04-04",
+)
 PASSWORD_SINCE = "2013-04-04"
 # Nova refuses longer password posts.
 MAX_PASSWORD_BYTES = 1020
@@ -44,12 +57,16 @@ class OpenStackCloud(CloudApp):
         super().__init__(base_url)
         self.model = model
         version = "(?P<version>latest|" + "|".join(VERSIONS) + ")"
+        self.route("GET", "/", self._root)
         self.route("GET", "/openstack/?", self._versions)
         self.route("GET", f"/openstack/{version}/meta_data.json", self._meta_data)
         self.route("GET", f"/openstack/{version}/user_data", self._user_data)
         self.route("GET", f"/openstack/{version}/network_data.json", self._network_data)
         self.route("GET", f"/openstack/{version}/vendor_data.json", self._vendor_data)
         self.route("GET POST", f"/openstack/{version}/password", self._password)
+
+    def _root(self, request: SimRequest) -> SimResponse:
+        return text("\n".join([*EC2_VERSIONS, "latest"]))
 
     def _versions(self, request: SimRequest) -> SimResponse:
         return text("\n".join([*VERSIONS, "latest"]))

@@ -67,9 +67,13 @@ class BootConfigState:
             enabled = BCD_BOOLEANS.get(value.lower())
             if enabled is None:
                 return "The parameter is incorrect."
-            self.current_entry[name] = "Yes" if enabled else "No"
+            self.set_auto_recovery(enabled)
             return None
         raise KeyError(element)
+
+    def set_auto_recovery(self, enabled: bool) -> None:
+        """The ``recoveryenabled`` element, whether set by bcdedit or through the store."""
+        self.current_entry["recoveryenabled"] = "Yes" if enabled else "No"
 
     @property
     def auto_recovery_enabled(self) -> bool:

@@ -45,6 +45,8 @@ PLUGINS_KEY = f"{AGENT_KEY}\\{INSTANCE_ID}\\Plugins"
 HOSTNAME_LEGACY = "cloudbaseinit.plugins.windows.sethostname.SetHostNamePlugin"
 NTP_COMMON = "cloudbaseinit.plugins.common.ntpclient.NTPClientPlugin"
 MTU = "cloudbaseinit.plugins.common.mtu.MTUPlugin"
+BASE_URL = "http://169.254.169.254/"
+META = "openstack/latest/meta_data.json"
 CLEANUP_MARKER = "C:\\guestsim-cleanup.log"
 REBOOT_ONCE_MARKER = "C:\\guestsim-rebooted-once"
 SERVICE_USER = "cloudbase-init"
@@ -522,8 +524,8 @@ def test_reboot_in_pre_networking_skips_the_later_stages_and_discovery() -> None
     assert events(result, "http", 1) == []
     assert stages_started(result, 2) == ["PRE_NETWORKING", "PRE_METADATA_DISCOVERY", "MAIN"]
     assert result.state.registry.get_value(TIME_ZONE_KEY, "RealTimeIsUniversal").data == 1
-    # The cloud was asked only on boot 2.
-    assert [r.path for r in cloud.requests] == ["/openstack/latest/meta_data.json"]
+    # The cloud was asked only on boot 2 (the route check's GET of the root, then the document).
+    assert [r.path for r in cloud.requests] == ["/", "/openstack/latest/meta_data.json"]
 
 
 def test_reboot_in_pre_metadata_discovery_skips_discovery_and_main(
@@ -617,11 +619,13 @@ def test_no_metadata_service_found_skips_main_after_retrying_in_virtual_time() -
     assert events(result, "plugin_start") == []
     assert len(events(result, "agent_done")) == 1
     http = events(result, "http")
-    assert len(http) == 6
+    # Three GETs of the root (the route check, without retries or sleeps), then six
+    # attempts at the document four seconds apart.
+    assert [e.get("url") for e in http] == [BASE_URL] * 3 + [BASE_URL + META] * 6
     assert {e.get("error") for e in http} == {"refused"}
     sleeps = events(result, "sleep")
     assert [e.get("seconds") for e in sleeps] == [4.0] * 5
-    assert [e.t_ms for e in http] == [0, 4000, 8000, 12000, 16000, 20000]
+    assert [e.t_ms for e in http] == [0, 0, 0, 0, 4000, 8000, 12000, 16000, 20000]
     assert found.t_ms == 20_000
     assert [(b.outcome, b.exit_code) for b in result.boots] == [("stopped", 0)]
     assert wall_s < 2.0
@@ -634,7 +638,8 @@ def test_meta_data_404_costs_exactly_one_request() -> None:
     result = machine.run()
 
     assert [(r.path, r.status) for r in cloud.requests] == [
-        ("/openstack/latest/meta_data.json", 404)
+        ("/", 200),
+        ("/openstack/latest/meta_data.json", 404),
     ]
     # Not retried: no sleep before the run ends.
     done = seq_of(result, "agent_done", 1)

@@ -97,16 +97,15 @@ def test_separate_system_volume_is_logged_and_leaves_the_disk() -> None:
         line("DEBUG", "Boot and system volumes found: []; not changing the boot disk"),
         line("INFO", "Setting boot configuration auto recovery: True"),
     ]
-    assert commands(result, "bcdedit.exe") == [
-        ["bcdedit.exe", "/set", "{current}", "recoveryenabled", "Yes"]
-    ]
+    assert commands(result, "bcdedit.exe") == []
+    assert [e.get("enabled") for e in os_calls(result, "set_current_bcd_auto_recovery")] == [True]
     assert os_calls(result, "set_current_bcd_device_to_boot_partition") == []
 
 
 def test_auto_recovery_that_does_not_stick_names_both_values(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # A BCD store that reports the old value after bcdedit claimed success.
+    # A BCD store that reports the old value after the set claimed success.
     monkeypatch.setattr(FakeOSUtils, "get_current_bcd_auto_recovery", lambda self: True)
 
     result = run(BCD, {"set_unique_boot_disk_id": False})
@@ -114,15 +113,22 @@ def test_auto_recovery_that_does_not_stick_names_both_values(
     assert failed(result, BCD) == (
         "BootConfigError: Cannot set the boot configuration auto recovery to False: it is True"
     )
+    # The set went through the store before the read-back disagreed.
+    assert [e.get("enabled") for e in os_calls(result, "set_current_bcd_auto_recovery")] == [False]
+    assert result.state.boot_config.current_entry["recoveryenabled"] == "No"
 
 
-def test_bcd_config_store_error_carries_bcdedit_output() -> None:
+def test_bcd_config_fails_with_the_store_error_before_changing_anything() -> None:
     state = default_windows_state()
     state.boot_config.store_available = False
 
     result = run(BCD, {"set_unique_boot_disk_id": False}, state=state)
 
-    assert failed(result, BCD) == STORE_UNAVAILABLE
+    assert failed(result, BCD) == (
+        "OSUtilsError: The boot configuration data store could not be opened"
+    )
+    assert os_calls(result, "set_current_bcd_auto_recovery") == []
+    assert result.state.boot_config.current_entry["recoveryenabled"] == "Yes"
 
 
 def test_boot_status_policy_is_logged_and_its_failure_carries_bcdedit_output() -> None:

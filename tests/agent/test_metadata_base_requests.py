@@ -29,6 +29,9 @@ from tests.builders import meta_data, serving, standalone_osutils
 META = "/openstack/latest/meta_data.json"
 BASE = "http://169.254.169.254/"
 BASE_LOGGER = "guestsim.agent.metadata.base"
+# HttpService's load() first checks the route to 169.254.169.254 with a GET of the base
+# URL (see test_metadata_route_check.py); Nova answers it with its version list.
+ROUTE_CHECK = ("GET", "/", 200)
 
 
 @dataclass
@@ -88,9 +91,9 @@ def test_a_failing_request_is_retried_after_the_configured_interval(
     options = {"DEFAULT": {"retry_count": 3, "retry_count_interval": 1.5}}
     with guest(options, (Fault(path=META, status=500, first=2),)) as g:
         assert g.service.load()
-    assert g.paths() == [("GET", META, 500), ("GET", META, 500), ("GET", META, 200)]
+    assert g.paths() == [ROUTE_CHECK, ("GET", META, 500), ("GET", META, 500), ("GET", META, 200)]
     assert g.sleeps == [1.5, 1.5]
-    assert log_lines(caplog, BASE_LOGGER) == [
+    assert log_lines(caplog, BASE_LOGGER)[1:] == [
         f"DEBUG Retrying metadata request (1/3) after: {server_error(META)}",
         f"DEBUG Retrying metadata request (2/3) after: {server_error(META)}",
     ]
@@ -99,7 +102,7 @@ def test_a_failing_request_is_retried_after_the_configured_interval(
 def test_the_defaults_retry_five_times_four_seconds_apart() -> None:
     with guest(faults=(Fault(path=META, status=503),)) as g:
         assert not g.service.load()
-    assert g.paths() == [("GET", META, 503)] * 6
+    assert g.paths() == [ROUTE_CHECK] + [("GET", META, 503)] * 6
     assert g.sleeps == [4.0] * 5
 
 
@@ -116,7 +119,7 @@ def test_without_retries_a_failure_is_final() -> None:
     options = {"DEFAULT": {"retry_count": 0}}
     with guest(options, (Fault(path=META, status=500, first=1),)) as g:
         assert not g.service.load()
-    assert g.paths() == [("GET", META, 500)]
+    assert g.paths() == [ROUTE_CHECK, ("GET", META, 500)]
     assert g.sleeps == []
 
 
@@ -125,7 +128,11 @@ def test_a_missing_item_is_not_retried() -> None:
         assert g.service.load()
         with pytest.raises(NotExistingMetadataException, match="openstack/latest/user_data"):
             g.service.get_user_data()
-    assert g.paths() == [("GET", META, 200), ("GET", "/openstack/latest/user_data", 404)]
+    assert g.paths() == [
+        ROUTE_CHECK,
+        ("GET", META, 200),
+        ("GET", "/openstack/latest/user_data", 404),
+    ]
     assert g.sleeps == []
 
 
@@ -139,11 +146,15 @@ def test_a_document_is_fetched_once_until_the_next_load() -> None:
         assert g.service.get_instance_id() is not None
         assert g.service.get_user_data() == b"#ps1\r\nhostname"
         assert g.service.get_user_data() == b"#ps1\r\nhostname"
-        assert g.paths() == [("GET", META, 200), ("GET", "/openstack/latest/user_data", 200)]
+        assert g.paths() == [
+            ROUTE_CHECK,
+            ("GET", META, 200),
+            ("GET", "/openstack/latest/user_data", 200),
+        ]
         # load() starts afresh: the cloud is asked again.
         assert g.service.load()
         assert g.service.get_host_name() == "web-01.novalocal"
-    assert g.paths()[2:] == [("GET", META, 200)]
+    assert g.paths()[3:] == [ROUTE_CHECK, ("GET", META, 200)]
 
 
 def test_a_failed_read_is_not_cached() -> None:
@@ -194,7 +205,11 @@ def test_relative_paths_join_the_base_url_and_absolute_urls_are_kept() -> None:
 def test_a_base_url_without_a_trailing_slash_loses_its_last_segment() -> None:
     with guest({"openstack": {"metadata_base_url": "http://169.254.169.254/ignored"}}) as g:
         assert g.service.load()
-    assert g.urls() == [("GET", f"{BASE}openstack/latest/meta_data.json", 200)]
+    # The route check GETs the base URL as configured; the join drops its last segment.
+    assert g.urls() == [
+        ("GET", f"{BASE}ignored", 404),
+        ("GET", f"{BASE}openstack/latest/meta_data.json", 200),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -216,7 +231,8 @@ def test_the_tls_verify_value_follows_the_inverted_upstream_rule(
 ) -> None:
     with guest({"openstack": options}) as g:
         assert g.service.load()
-    assert [e.get("verify") for e in g.trace.of_kind("http")] == [verify]
+    # The route check's GET comes first, with requests' defaults whatever the options.
+    assert [e.get("verify") for e in g.trace.of_kind("http")] == [None, verify]
 
 
 def test_a_body_makes_a_post_and_no_body_a_get() -> None:

@@ -34,6 +34,9 @@ EC2_SERVICE = "cloudbaseinit.metadata.services.ec2service.EC2Service"
 INSTANCE_ID = "i-0123456789abcdef0"
 HOST_NAME = "ip-10-0-1-17.eu-west-1.compute.internal"
 V = "/2009-04-04/meta-data"
+# load() first checks the route to 169.254.169.254: a GET of the base URL, which IMDS
+# answers with its version list.
+ROUTE_CHECK = ("GET", "/", 200)
 
 
 class RecordingEC2(EC2Cloud):
@@ -96,7 +99,7 @@ def test_loads_by_reading_local_hostname_of_the_2009_04_04_api() -> None:
     with serving([ec2]):
         assert a.service.load() is True
 
-    assert paths(ec2) == [("GET", f"{V}/local-hostname", 200)]
+    assert paths(ec2) == [ROUTE_CHECK, ("GET", f"{V}/local-hostname", 200)]
     assert a.service.get_name() == "EC2Service"
     assert a.sleeps == []
 
@@ -111,6 +114,7 @@ def test_getters_read_instance_id_host_name_keys_and_user_data() -> None:
         assert a.service.get_user_data() == b"<powershell>echo hi</powershell>"
 
     assert paths(ec2) == [
+        ROUTE_CHECK,
         ("GET", f"{V}/local-hostname", 200),
         ("GET", f"{V}/instance-id", 200),
         ("GET", f"{V}/public-keys", 200),
@@ -133,6 +137,7 @@ def test_everything_else_keeps_the_base_service_defaults() -> None:
         assert a.service.get_user_pwd_encryption_key() == public_key()
 
     assert {path for _, path, _ in paths(ec2)} == {
+        "/",
         f"{V}/local-hostname",
         f"{V}/public-keys",
         f"{V}/public-keys/0/openssh-key",
@@ -164,7 +169,10 @@ def test_reads_are_cached_per_load() -> None:
         for _ in range(3):
             assert a.service.get_host_name() == HOST_NAME
             assert a.service.get_instance_id() == INSTANCE_ID
-        assert len(ec2.requests) == 2
+        assert paths(ec2)[1:] == [
+            ("GET", f"{V}/local-hostname", 200),
+            ("GET", f"{V}/instance-id", 200),
+        ]
         # load() starts over with an empty cache.
         assert a.service.load()
     assert [path for _, path, _ in paths(ec2)].count(f"{V}/local-hostname") == 2
@@ -288,7 +296,7 @@ def test_404_on_local_hostname_fails_load_fast() -> None:
     ec2, a = cloud(meta_data(**{"local-hostname": None})), agent()
     with serving([ec2]):
         assert a.service.load() is False
-    assert paths(ec2) == [("GET", f"{V}/local-hostname", 404)]
+    assert paths(ec2) == [ROUTE_CHECK, ("GET", f"{V}/local-hostname", 404)]
     assert a.sleeps == []
 
 
@@ -296,7 +304,7 @@ def test_server_errors_are_retried_5_times_4_seconds_apart_then_load_fails() -> 
     ec2, a = cloud(), agent()
     with serving([ec2], [Fault(path=f"{V}/local-hostname", status=500)]) as trace:
         assert a.service.load() is False
-    assert [e.get("status") for e in trace.of_kind("http")] == [500] * 6
+    assert [e.get("status") for e in trace.of_kind("http")] == [200] + [500] * 6
     assert a.sleeps == [4.0] * 5
 
 
@@ -305,7 +313,7 @@ def test_a_transient_error_is_retried_and_load_succeeds() -> None:
     with serving([ec2], [Fault(path=f"{V}/local-hostname", status=503, first=2)]) as trace:
         assert a.service.load() is True
         assert a.service.get_host_name() == HOST_NAME
-    assert [e.get("status") for e in trace.of_kind("http")] == [503, 503, 200]
+    assert [e.get("status") for e in trace.of_kind("http")] == [200, 503, 503, 200]
     assert a.sleeps == [4.0, 4.0]
 
 
@@ -313,7 +321,7 @@ def test_retry_count_and_interval_come_from_the_default_section() -> None:
     ec2, a = cloud(), agent({"DEFAULT": {"retry_count": 2, "retry_count_interval": 0.5}})
     with serving([ec2], [Fault(path=f"{V}/*", error="refused")]) as trace:
         assert a.service.load() is False
-    assert len(trace.of_kind("http")) == 3
+    assert [e.get("error") for e in trace.of_kind("http")] == [None] + ["refused"] * 3
     assert a.sleeps == [0.5, 0.5]
 
 
@@ -321,7 +329,8 @@ def test_imdsv2_required_gets_401_on_every_attempt_and_the_service_does_not_load
     ec2, a = cloud(imdsv2="required"), agent()
     with serving([ec2]):
         assert a.service.load() is False
-    assert paths(ec2) == [("GET", f"{V}/local-hostname", 401)] * 6
+    # The route check's 401 is an answer all the same: the route is there, nothing is added.
+    assert paths(ec2) == [("GET", "/", 401)] + [("GET", f"{V}/local-hostname", 401)] * 6
     assert a.sleeps == [4.0] * 5
 
 
@@ -329,7 +338,10 @@ def test_nothing_listening_fails_load_after_retries() -> None:
     a = agent()
     with serving([]) as trace:
         assert a.service.load() is False
-    assert [e.get("error") for e in trace.of_kind("http")] == ["refused"] * 6
+    # Three route-check GETs first; the default machine has no default gateway to route
+    # the metadata host through, so no route is added.
+    assert [e.get("error") for e in trace.of_kind("http")] == ["refused"] * 9
+    assert [e.get("url") for e in trace.of_kind("http")][:3] == ["http://169.254.169.254/"] * 3
 
 
 # --- configuration -----------------------------------------------------------------------
@@ -388,7 +400,9 @@ def test_behind_http_service_the_openstack_probe_404s_and_ec2_loads_without_dela
     assert name == "EC2Service"
     assert sleeps == []
     assert [(e.get("url"), e.get("status")) for e in trace.of_kind("http")] == [
+        ("http://169.254.169.254/", 200),
         ("http://169.254.169.254/openstack/latest/meta_data.json", 404),
+        ("http://169.254.169.254/", 200),
         ("http://169.254.169.254/2009-04-04/meta-data/local-hostname", 200),
     ]
 

@@ -15,7 +15,7 @@ import requests
 
 from guestsim.agent.metadata.base import NotExistingMetadataException
 from guestsim.simulator.faults import Fault
-from tests.agent.test_metadata_base_requests import guest, log_lines
+from tests.agent.test_metadata_base_requests import ROUTE_CHECK, guest, log_lines
 from tests.builders import INSTANCE_ID, meta_data, public_key
 
 META = "/openstack/latest/meta_data.json"
@@ -33,7 +33,10 @@ def test_load_reads_the_latest_metadata_document_at_the_base_url() -> None:
         assert g.service.get_name() == "HttpService"
         assert g.service.load()
         assert g.service.get_instance_id() == INSTANCE_ID
-    assert g.urls() == [("GET", "http://169.254.169.254/openstack/latest/meta_data.json", 200)]
+    assert g.urls() == [
+        ("GET", "http://169.254.169.254/", 200),
+        ("GET", "http://169.254.169.254/openstack/latest/meta_data.json", 200),
+    ]
 
 
 @pytest.mark.parametrize("group", ["openstack", "DEFAULT"])
@@ -50,7 +53,7 @@ def test_a_missing_metadata_document_does_not_load_and_says_why(
     caplog.set_level(logging.DEBUG, OPENSTACK_LOGGER)
     with guest(faults=(Fault(path=META, status=404),)) as g:
         assert g.service.load() is False
-    assert g.paths() == [("GET", META, 404)]
+    assert g.paths() == [ROUTE_CHECK, ("GET", META, 404)]
     assert log_lines(caplog, OPENSTACK_LOGGER) == [
         "DEBUG Metadata not found at URL 'http://169.254.169.254/': "
         "openstack/latest/meta_data.json: not found"

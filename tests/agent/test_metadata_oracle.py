@@ -24,6 +24,9 @@ from tests.builders import FIXTURES, HTTP_SERVICE, public_key, serving, standalo
 ORACLE_SERVICE = "cloudbaseinit.metadata.services.oraclecloudservice.OracleCloudService"
 EC2_SERVICE = "cloudbaseinit.metadata.services.ec2service.EC2Service"
 OCID = "ocid1.instance.oc1.phx.anyhqljtsimtestinstance0000000000000000000000000000000042"
+# load() first checks the route to 169.254.169.254 with a plain GET of the base URL (no
+# Authorization header); the 404 OCI gives it is an answer, so no route is added.
+ROUTE_CHECK = ("GET", "/", 404)
 USER_DATA = b"#ps1_sysnative\r\nNew-Item C:\\oci -ItemType Directory\r\n"
 
 
@@ -82,7 +85,7 @@ def test_loads_by_reading_the_instance_id() -> None:
     oci, a = cloud(), agent()
     with serving([oci]):
         assert a.service.load() is True
-    assert paths(oci) == [("GET", "/opc/v2/instance/id", 200)]
+    assert paths(oci) == [ROUTE_CHECK, ("GET", "/opc/v2/instance/id", 200)]
     assert a.service.get_name() == "OracleCloudService"
 
 
@@ -92,10 +95,12 @@ def test_every_request_carries_the_bearer_oracle_header() -> None:
         assert a.service.load()
         a.service.get_host_name()
         a.service.get_user_data()
-    assert len(oci.headers) == 3
-    for headers in oci.headers:
+    # Every request but the route check, which is a plain GET.
+    assert len(oci.headers) == 4
+    assert oci.headers[0].get("Authorization") is None
+    for headers in oci.headers[1:]:
         assert headers.get("Authorization") == "Bearer Oracle"
-    assert all(status == 200 for _, _, status in paths(oci))
+    assert all(status == 200 for _, _, status in paths(oci)[1:])
 
 
 def test_getters_read_id_hostname_and_base64_user_data() -> None:
@@ -107,6 +112,7 @@ def test_getters_read_id_hostname_and_base64_user_data() -> None:
         assert a.service.get_user_data() == USER_DATA
         assert a.service.get_decoded_user_data() == USER_DATA
     assert paths(oci) == [
+        ROUTE_CHECK,
         ("GET", "/opc/v2/instance/id", 200),
         ("GET", "/opc/v2/instance/hostname", 200),
         ("GET", "/opc/v2/instance/metadata/user_data", 200),
@@ -154,7 +160,7 @@ def test_keys_passwords_and_the_rest_keep_the_base_defaults() -> None:
         assert a.service.get_admin_password() is None
         assert a.service.get_client_auth_certs() is None
         assert a.service.can_post_password is False
-    assert paths(oci) == [("GET", "/opc/v2/instance/id", 200)]
+    assert paths(oci) == [ROUTE_CHECK, ("GET", "/opc/v2/instance/id", 200)]
 
 
 def test_missing_hostname_is_not_existing() -> None:
@@ -187,7 +193,7 @@ def test_a_cloud_without_the_id_fails_load_fast() -> None:
     oci, a = cloud(instance(id=None)), agent()
     with serving([oci]):
         assert a.service.load() is False
-    assert paths(oci) == [("GET", "/opc/v2/instance/id", 404)]
+    assert paths(oci) == [ROUTE_CHECK, ("GET", "/opc/v2/instance/id", 404)]
     assert a.sleeps == []
 
 
@@ -196,7 +202,7 @@ def test_a_refusal_401_is_retried_like_any_error_then_load_fails() -> None:
     oci, a = cloud(), agent()
     with serving([oci], [Fault(path="/opc/v2/instance/id", status=401)]) as trace:
         assert a.service.load() is False
-    assert [e.get("status") for e in trace.of_kind("http")] == [401] * 6
+    assert [e.get("status") for e in trace.of_kind("http")] == [404] + [401] * 6
     assert a.sleeps == [4.0] * 5
 
 
@@ -205,7 +211,7 @@ def test_a_transient_error_is_retried_and_load_succeeds() -> None:
     with serving([oci], [Fault(path="/opc/v2/instance/id", status=500, first=1)]) as trace:
         assert a.service.load() is True
         assert a.service.get_instance_id() == OCID
-    assert [e.get("status") for e in trace.of_kind("http")] == [500, 200]
+    assert [e.get("status") for e in trace.of_kind("http")] == [404, 500, 200]
     assert a.sleeps == [4.0]
 
 
@@ -229,9 +235,13 @@ def test_behind_the_default_http_and_ec2_services_both_404_fast_then_oracle_load
     with serving([oci]):
         service = get_metadata_service(AgentContext(conf=conf, osutils=standalone_osutils(sleeps)))
     assert service.get_name() == "OracleCloudService"
+    # Each of the three services checks the route first.
     assert paths(oci) == [
+        ROUTE_CHECK,
         ("GET", "/openstack/latest/meta_data.json", 404),
+        ROUTE_CHECK,
         ("GET", "/2009-04-04/meta-data/local-hostname", 404),
+        ROUTE_CHECK,
         ("GET", "/opc/v2/instance/id", 200),
     ]
     assert sleeps == []

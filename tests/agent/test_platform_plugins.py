@@ -565,9 +565,9 @@ def test_bcd_config_defaults_give_the_boot_disk_a_new_id_and_disable_auto_recove
     assert signature != "00000000"
     assert [e.get("unique_id") for e in os_calls(result, "set_disk_unique_id")] == [signature]
     assert entry["recoveryenabled"] == "No"
-    assert commands(result, "bcdedit.exe") == [
-        ["bcdedit.exe", "/set", "{current}", "recoveryenabled", "No"]
-    ]
+    # Auto-recovery goes through the BCD store, as upstream: no bcdedit.exe.
+    assert commands(result, "bcdedit.exe") == []
+    assert [e.get("enabled") for e in os_calls(result, "set_current_bcd_auto_recovery")] == [False]
 
 
 def test_bcd_disk_id_comes_from_the_seed() -> None:
@@ -586,6 +586,8 @@ def test_bcd_auto_recovery_enabled_by_option() -> None:
 
     done(result, BCD)
     assert result.state.boot_config.current_entry["recoveryenabled"] == "Yes"
+    assert [e.get("enabled") for e in os_calls(result, "set_current_bcd_auto_recovery")] == [True]
+    assert result.trace.of_kind("script") == []
 
 
 def test_bcd_unique_disk_id_can_be_turned_off() -> None:
@@ -613,7 +615,7 @@ def test_bcd_separate_system_partition_keeps_the_disk_id() -> None:
 def test_bcd_auto_recovery_that_does_not_stick_fails_the_plugin(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # A BCD store that reports the old value after bcdedit claimed success.
+    # A BCD store that reports the old value after the set claimed success.
     monkeypatch.setattr(FakeOSUtils, "get_current_bcd_auto_recovery", lambda self: True)
 
     result = run(BCD)

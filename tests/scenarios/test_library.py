@@ -73,5 +73,7 @@ def test_no_metadata_service_waits_in_virtual_time_only() -> None:
     sleeps = outcome.result.trace.of_kind("sleep")
     http = outcome.result.trace.of_kind("http")
     assert [e.get("seconds") for e in sleeps] == [4.0] * 5 + [3]
-    assert len(http) == 6 and all(e.get("error") == "refused" for e in http)
+    # Three route-check GETs of the root at once, then six tries of the document.
+    assert len(http) == 9 and all(e.get("error") == "refused" for e in http)
+    assert [e.get("url") for e in http[:3]] == ["http://169.254.169.254/"] * 3
     assert http[-1].t_ms == 20_000

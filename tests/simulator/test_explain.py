@@ -37,3 +37,12 @@ def test_faults_are_shown_and_nothing_runs() -> None:
     out = explain("failures/openstack-5xx-then-recovers.yaml")
     assert "Faults:" in out and "status=503" in out and "first=3" in out
     assert "boot" not in out.lower().split("faults:")[1]
+
+
+def test_an_adapter_gateway_is_shown() -> None:
+    out = explain("failures/metadata-route-added.yaml")
+    assert (
+        "  adapter Ethernet 52:54:00:12:34:56 10.0.0.15, DHCP from 10.0.0.1, gateway 10.0.0.1"
+        in out
+    )
+    assert "gateway" not in explain("clouds/openstack-happy-path.yaml")

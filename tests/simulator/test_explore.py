@@ -161,7 +161,7 @@ def test_the_timeline_shows_where_the_power_failed() -> None:
     code, output = invoke("trace", str(STOCK), "--power-loss-at", "29")
     assert code == 0
     assert "ended: power lost at side effect 29 (set_registry_value)" in output
-    assert "Boot 3 at 90.0s" in output
+    assert "Boot 3 at 91.0s" in output
 
 
 def test_declared_findings_pass_and_a_declared_one_that_went_away_does_not_matter(

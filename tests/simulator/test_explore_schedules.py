@@ -200,7 +200,9 @@ def test_the_reports_carry_the_schedules_section_and_a_suite_of_their_own(
     assert (failing["passed"], passing["passed"]) == (False, True)
     assert failing["cuts"] == [] and failing["findings"] == []  # --power-loss did not run
     section = failing["schedules"]
-    assert section["examples"] == 25 and section["error"] is None and section["requests"] == 1
+    # The cloud answered two distinct requests: the route check's GET of the root and the
+    # metadata document.
+    assert section["examples"] == 25 and section["error"] is None and section["requests"] == 2
     failure = section["failure"]
     assert failure["outcome"] == "diverged" and failure["boots"] == 3
     assert failure["schedule"]["faults"] == [] and failure["schedule"]["extra_boots"] == 0

@@ -65,11 +65,14 @@ def test_fresh_adapters_use_dhcp_and_have_no_routes() -> None:
     assert os.check_static_route_exists("169.254.169.254") is False
     network = os.state.network
     assert network.teams == {} and network.routes == []
-    # Settings appear for every adapter, with indexes in adapter order.
+    # Queries leave the machine as they found it: no settings are recorded yet.
+    assert network.interfaces == {} and network.next_interface_index == 2
+    # The first change records settings for every adapter, with indexes in adapter order.
+    os.set_static_network_config("Ethernet", "192.0.2.5", 24, None, None)
     assert [
         (name, s.index, s.ipv4.dhcp, s.ipv6.dhcp) for name, s in network.interfaces.items()
     ] == [
-        ("Ethernet", 2, True, True),
+        ("Ethernet", 2, False, True),
         ("Ethernet 2", 3, True, True),
     ]
 

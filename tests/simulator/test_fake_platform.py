@@ -454,6 +454,24 @@ def test_bcdedit_unmodelled_uses(osu: FakeOSUtils) -> None:
         osu.execute_system32_process(["bcdedit.exe", "/enum"])
 
 
+def test_auto_recovery_set_through_the_store_runs_no_program() -> None:
+    osu, trace = make_os()
+    entry = osu.state.boot_config.current_entry
+
+    for enable in (False, True, False):
+        osu.set_current_bcd_auto_recovery(enable)
+        assert osu.get_current_bcd_auto_recovery() is enable
+        assert entry["recoveryenabled"] == ("Yes" if enable else "No")
+
+    events = trace.of_kind("os")
+    assert [(e.get("call"), e.get("enabled")) for e in events] == [
+        ("set_current_bcd_auto_recovery", False),
+        ("set_current_bcd_auto_recovery", True),
+        ("set_current_bcd_auto_recovery", False),
+    ]
+    assert trace.of_kind("script") == []
+
+
 def test_bcd_store_that_cannot_be_opened(osu: FakeOSUtils) -> None:
     osu.state.boot_config.store_available = False
 
@@ -464,6 +482,9 @@ def test_bcd_store_that_cannot_be_opened(osu: FakeOSUtils) -> None:
     assert b"could not be opened" in out
     with pytest.raises(OSUtilsError):
         osu.get_current_bcd_auto_recovery()
+    with pytest.raises(OSUtilsError, match="could not be opened"):
+        osu.set_current_bcd_auto_recovery(True)
+    assert osu.state.boot_config.current_entry["recoveryenabled"] == "Yes"
     with pytest.raises(OSUtilsError):
         osu.set_current_bcd_device_to_boot_partition()
 
@@ -617,6 +638,7 @@ MUTATIONS: list[tuple[str, Callable[[FakeOSUtils], object]]] = [
         "set_current_bcd_device_to_boot_partition",
         lambda o: o.set_current_bcd_device_to_boot_partition(),
     ),
+    ("set_current_bcd_auto_recovery", lambda o: o.set_current_bcd_auto_recovery(False)),
     ("set_disk_unique_id", lambda o: o.set_disk_unique_id("\\\\.\\PHYSICALDRIVE0", "00000001")),
     (
         "set_automatic_updates_setting",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from guestsim.simulator.faults import Fault, FaultPlan, parse_fault
+from guestsim.simulator.trace import Event
 from tests.builders import openstack_machine
 
 META = "/openstack/latest/meta_data.json"
@@ -16,24 +17,30 @@ def run(*faults: Fault, **options: object):
     return machine.run(), cloud
 
 
+def meta_http(result) -> list[Event]:
+    """The ``http`` events of the metadata document (each boot's route check GETs the
+    base URL first; no fault here matches it)."""
+    return [e for e in result.trace.of_kind("http") if str(e.get("url")).endswith(META)]
+
+
 def http_statuses(result) -> list[object]:
-    return [e.get("status") for e in result.trace.of_kind("http")]
+    return [e.get("status") for e in meta_http(result)]
 
 
 def test_first_n_failures_then_recovery_cost_virtual_retries_only() -> None:
     result, cloud = run(Fault(META, status=502, first=2))
     assert http_statuses(result)[:3] == [502, 502, 200]
     assert [e.get("seconds") for e in result.trace.of_kind("sleep")][:2] == [4.0, 4.0]
-    assert [(r.path, r.status) for r in cloud.requests][:1] == [(META, 200)]
+    assert [(r.path, r.status) for r in cloud.requests][:2] == [("/", 200), (META, 200)]
     assert result.state.find_user("Admin") is not None
 
 
 @pytest.mark.parametrize("error", ["refused", "reset"])
 def test_connection_errors_are_retried_then_the_service_is_not_loaded(error: str) -> None:
     result, cloud = run(Fault(META, error=error))
-    http = result.trace.of_kind("http")
+    http = meta_http(result)
     assert len(http) == 6 and {e.get("error") for e in http} == {error}
-    assert cloud.requests == []
+    assert [r.path for r in cloud.requests] == ["/"]
     assert result.trace.of_kind("metadata_service")[-1].get("name") is None
 
 
@@ -50,7 +57,7 @@ def test_a_broken_meta_data_body_fails_the_load_without_crashing(body: str) -> N
 def test_a_delay_advances_guest_time() -> None:
     result, _ = run(Fault(META, delay=30, first=1))
     (fault,) = result.trace.of_kind("fault")
-    first_http = result.trace.of_kind("http")[0]
+    first_http = meta_http(result)[0]
     assert first_http.t_ms - fault.t_ms == 30_000
 
 

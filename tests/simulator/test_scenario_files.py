@@ -58,6 +58,12 @@ def test_a_valid_file_loads_with_its_stem_as_name(tmp_path: Path) -> None:
             "dhcp.0.address",
             "does not match",
         ),
+        (
+            VALID + "machine: {adapters: [{name: E, mac: '52:54:00:12:34:56', address: "
+            "10.0.0.15, gateway: gw.example}]}\n",
+            "machine.adapters.0.gateway",
+            "does not match",
+        ),
     ],
 )
 def test_schema_errors_name_the_field(
@@ -69,6 +75,19 @@ def test_schema_errors_name_the_field(
     assert caught.value.field == field
     assert str(path) in str(caught.value)
     assert fragment in caught.value.message
+
+
+def test_an_adapter_gateway_is_its_default_route(tmp_path: Path) -> None:
+    adapters = (
+        "machine:\n  adapters:\n"
+        "    - {name: A, mac: '52:54:00:00:00:01', address: 10.0.0.15, gateway: 10.0.0.1}\n"
+        "    - {name: B, mac: '52:54:00:00:00:02', address: 10.0.1.15}\n"
+    )
+    machine = load_scenario(write(tmp_path, VALID + adapters)).build_machine()
+    routes = machine.state.network.routes
+    assert [(r.destination, r.next_hop, r.interface, r.persistent) for r in routes] == [
+        ("0.0.0.0/0", "10.0.0.1", "A", True)
+    ]
 
 
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:

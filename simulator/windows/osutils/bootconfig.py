@@ -1,4 +1,4 @@
-"""BootConfigOS: the OS boundary's boot configuration (bcdedit) and disk id calls."""
+"""BootConfigOS: the OS boundary's boot configuration (BCD store) and disk id calls."""
 
 from __future__ import annotations
 
@@ -38,6 +38,11 @@ class BootConfigOS(FakeOSBase):
         self._mutation("set_current_bcd_device_to_boot_partition", device=device)
         entry["device"] = device
         entry["osdevice"] = device
+
+    def set_current_bcd_auto_recovery(self, enable: bool) -> None:
+        self._current_entry()
+        self._mutation("set_current_bcd_auto_recovery", enabled=enable)
+        self.state.boot_config.set_auto_recovery(enable)
 
     def get_current_bcd_auto_recovery(self) -> bool:
         self._current_entry()

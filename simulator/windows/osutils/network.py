@@ -65,6 +65,18 @@ class NetworkOS(FakeOSBase):
                 network.next_interface_index += 1
         return network.interfaces
 
+    def _interfaces_seen(self) -> dict[str, InterfaceSettings]:
+        """What ``_interfaces`` would give, without storing the new entries: for queries,
+        which must leave the machine as they found it."""
+        network = self.state.network
+        seen = dict(network.interfaces)
+        index = network.next_interface_index
+        for adapter in self.state.adapters:
+            if adapter.name not in seen:
+                seen[adapter.name] = InterfaceSettings(index)
+                index += 1
+        return seen
+
     def _adapter(self, name: str) -> NetworkAdapter:
         adapter = self.state.find_adapter(name)
         if adapter is None:
@@ -241,7 +253,7 @@ class NetworkOS(FakeOSBase):
     # --- routes ----------------------------------------------------------------------------
 
     def get_default_gateway(self) -> tuple[int | None, str | None]:
-        interfaces = self._interfaces()
+        interfaces = self._interfaces_seen()
         for route in self.state.network.routes:
             if route.destination == IPV4_DEFAULT_ROUTE and route.interface in interfaces:
                 return interfaces[route.interface].index, route.next_hop
@@ -254,7 +266,12 @@ class NetworkOS(FakeOSBase):
         )
 
     def add_static_route(
-        self, destination: str, mask: str, next_hop: str, interface_index: int, metric: int
+        self,
+        destination: str,
+        mask: str,
+        next_hop: str,
+        interface_index: int | None,
+        metric: int,
     ) -> None:
         # route.exe ADD <destination> MASK <mask> <next_hop>: interface and metric are not
         # passed, so Windows picks the interface that reaches the next hop.
@@ -291,7 +308,7 @@ class NetworkOS(FakeOSBase):
         network.routes.append(IPRoute(str(target), str(hop), interface, persistent=False))
 
     def _interface_reaching(self, hop: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-        interfaces = self._interfaces()
+        interfaces = self._interfaces_seen()
         for name, settings in interfaces.items():
             for address in settings.ipv4.addresses:
                 if hop in ipaddress.ip_interface(address).network:
