@@ -12,7 +12,9 @@ nox.options.reuse_existing_virtualenvs = True
 def tests(session: nox.Session) -> None:
     """The test suite."""
     session.install("-e", ".[test]")
-    session.run("pytest", *session.posargs, env={"PYTHONDONTWRITEBYTECODE": "1"})
+    session.run(
+        "pytest", *(session.posargs or ["-n", "auto"]), env={"PYTHONDONTWRITEBYTECODE": "1"}
+    )
 
 
 @nox.session
