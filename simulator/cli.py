@@ -71,6 +71,22 @@ def _selected_files(paths: tuple[Path, ...], keywords: str | None, shard: str | 
     return files
 
 
+def _selection_options(command: F) -> F:
+    """--seed, -k and --shard, as run and explore share them."""
+    command = click.option(
+        "--shard", metavar="K/N", help="Only the K-th of N deterministic slices (parallel CI jobs)."
+    )(command)
+    command = click.option(
+        "-k",
+        "keywords",
+        metavar="EXPR",
+        help="Only scenarios whose folder/name match, e.g. 'cloudstack or (drives and not vfat)'.",
+    )(command)
+    return click.option(
+        "--seed", type=int, help="Seed for every scenario (default: each scenario's own)."
+    )(command)
+
+
 def _report_options(command: F) -> F:
     """--jobs, --junit and --json, as run and explore share them."""
     command = click.option(
@@ -92,16 +108,7 @@ def _report_options(command: F) -> F:
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--seed", type=int, help="Seed for every scenario (default: each scenario's own).")
-@click.option(
-    "-k",
-    "keywords",
-    metavar="EXPR",
-    help="Only scenarios whose folder/name match, e.g. 'cloudstack or (drives and not vfat)'.",
-)
-@click.option(
-    "--shard", metavar="K/N", help="Run the K-th of N deterministic slices (parallel CI jobs)."
-)
+@_selection_options
 @click.option(
     "--conf",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -340,16 +347,7 @@ def _replay_schedule(
     "that does not converge is shrunk to a minimal one and printed as a `guestsim run` "
     "command that replays it. Needs hypothesis installed.",
 )
-@click.option("--seed", type=int, help="Seed for every scenario (default: each scenario's own).")
-@click.option(
-    "-k",
-    "keywords",
-    metavar="EXPR",
-    help="Only scenarios whose folder/name match, e.g. 'power-loss or clouds'.",
-)
-@click.option(
-    "--shard", metavar="K/N", help="Explore the K-th of N deterministic slices (parallel CI)."
-)
+@_selection_options
 @_report_options
 def explore(
     paths: tuple[Path, ...],

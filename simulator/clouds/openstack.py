@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from guestsim.simulator.clouds import ec2
 from guestsim.simulator.clouds.base import CloudApp, SimRequest, SimResponse, not_found, text
 from guestsim.simulator.clouds.documents import DocumentSource
 
@@ -25,17 +26,7 @@ VERSIONS = (
 )
 # What Nova lists at its root: the EC2-compatible API versions it also serves, then
 # "latest". Only the listing is modelled (cloudbase-init's route check GETs the root).
-EC2_VERSIONS = (
-    "1.0",
-    "2007-01-19",
-    "2007-03-01",
-    "2007-08-29",
-    "2007-10-10",
-    "2007-12-15",
-    "2008-02-01",
-    "2008-09-01",
-    "2009-04-04",
-)
+EC2_VERSIONS = ec2.VERSIONS[: ec2.VERSIONS.index("2009-04-04") + 1]
 PASSWORD_SINCE = "2013-04-04"
 # Nova refuses longer password posts.
 MAX_PASSWORD_BYTES = 1020
