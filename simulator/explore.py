@@ -99,10 +99,13 @@ class Exploration:
     cuts: list[Cut]
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None
+    # Declared in expect.power_loss.known_findings but not found: like a strict xfail, the
+    # scenario fails until its declaration says what the agent does now.
+    stale_known: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        return self.error is None and all(f.known for f in self.findings)
+        return self.error is None and all(f.known for f in self.findings) and not self.stale_known
 
 
 def build_cut_machine(scenario: Scenario, cut: int | None, seed: int | None = None) -> Machine:
@@ -196,7 +199,9 @@ def explore_power_loss(scenario: Scenario, seed: int | None = None) -> Explorati
     effects = list(ref.result.side_effects)
     cuts = [explore_cut(scenario, ref, index, seed)[0] for index in range(1, len(effects) + 2)]
     exploration = Exploration(scenario, effects, cuts)
-    exploration.findings = group_findings(cuts, known_findings(scenario))
+    known = known_findings(scenario)
+    exploration.findings = group_findings(cuts, known)
+    exploration.stale_known = sorted(known - {f.id for f in exploration.findings})
     return exploration
 
 

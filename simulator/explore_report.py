@@ -56,6 +56,10 @@ def console_lines(exploration: Exploration) -> list[str]:
         if len(finding.diff) > CONSOLE_DIFF_LINES:
             lines.append(f"          ... {len(finding.diff) - CONSOLE_DIFF_LINES} more")
         lines.append(f"          replay: {replay_command(exploration, finding.cuts[0])}")
+    lines += [
+        f"      - declared known but not found: {stale} (update expect.power_loss)"
+        for stale in exploration.stale_known
+    ]
     return lines
 
 
@@ -125,6 +129,7 @@ def json_report(
                 "side_effects": len(e.side_effects),
                 "cuts": [_cut(cut) for cut in e.cuts],
                 "findings": [_finding(f, e) for f in e.findings],
+                "stale_known_findings": e.stale_known,
             }
             for e in explorations
         ],
@@ -172,6 +177,10 @@ def write_junit(
             else:
                 failure = ET.SubElement(case, "failure", message=finding.id)
                 failure.text = detail
+            cases.append(case)
+        for stale in exploration.stale_known:
+            case = ET.Element("testcase", classname=classname, name=stale)
+            ET.SubElement(case, "failure", message="declared known but not found")
             cases.append(case)
     failures = sum(1 for c in cases if c.find("failure") is not None)
     errors = sum(1 for c in cases if c.find("error") is not None)
@@ -259,6 +268,7 @@ def _add_schedules(report: dict[str, Any], searches: Sequence[ScheduleSearch]) -
                 "side_effects": s.side_effects,
                 "cuts": [],
                 "findings": [],
+                "stale_known_findings": [],
             }
             for s in searches
         ]

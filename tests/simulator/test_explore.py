@@ -233,3 +233,20 @@ def test_no_secret_of_the_guest_reaches_a_report(tmp_path: Path) -> None:
     assert code == 0
     for text in (output, out.read_text()):
         assert not [secret for secret in secrets if secret in text]
+
+
+def test_a_declared_finding_that_no_longer_happens_fails_until_the_story_says_so(
+    tmp_path: Path,
+) -> None:
+    # Like a strict xfail: a declaration that no longer describes the agent is stale.
+    story = bundled("scenarios") / "power-loss" / "host-name-and-network-converge.yaml"
+    stale = "diverged in SetHostNamePlugin at an OS change"
+    path = tmp_path / "stale.yaml"
+    path.write_text(story.read_text().replace("known_findings: []", f"known_findings: [{stale!r}]"))
+    out = tmp_path / "out.json"
+    code, output = invoke("explore", str(path), "--power-loss", "--json", str(out))
+    assert code == 1
+    assert f"declared known but not found: {stale}" in output
+    [scenario] = json.loads(out.read_text())["scenarios"]
+    assert (scenario["passed"], scenario["stale_known_findings"]) == (False, [stale])
+    assert all(cut["outcome"] == "converged" for cut in scenario["cuts"])
