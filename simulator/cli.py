@@ -87,6 +87,35 @@ def _selection_options(command: F) -> F:
     )(command)
 
 
+def _schedule_options(command: F) -> F:
+    """--power-loss-at, --fault and --extra-boots: a schedule of `explore`, to replay."""
+    command = click.option(
+        "--extra-boots",
+        type=click.IntRange(min=0),
+        default=0,
+        metavar="N",
+        help="N extra boots: the machine powered on again after a boot where the agent "
+        "stopped on its own.",
+    )(command)
+    command = click.option(
+        "--fault",
+        "fault_specs",
+        multiple=True,
+        metavar="PATH[:name=value,...]",
+        help="This fault too, after the scenario's own (as `serve --fault` takes it), e.g. "
+        "'/openstack/latest/meta_data.json:method=GET,status=503,first=2'. Repeatable.",
+    )(command)
+    return click.option(
+        "--power-loss-at",
+        "power_loss_at",
+        type=click.IntRange(min=1),
+        multiple=True,
+        metavar="K",
+        help="The power fails at side effect K of the one SCENARIO given (a cut of `explore "
+        "--power-loss`). Repeatable: side effects keep counting across the boots a cut adds.",
+    )(command)
+
+
 def _report_options(command: F) -> F:
     """--jobs, --junit and --json, as run and explore share them."""
     command = click.option(
@@ -136,32 +165,7 @@ def _report_options(command: F) -> F:
     help=f"Only scenarios on these clouds, comma separated ({', '.join(CLOUD_TYPES)}, none).",
 )
 @_report_options
-@click.option(
-    "--power-loss-at",
-    "power_loss_at",
-    type=click.IntRange(min=1),
-    multiple=True,
-    metavar="K",
-    help="Replay one cut of `guestsim explore --power-loss`: the power fails at side effect "
-    "K of the one SCENARIO given; prints how that run ends next to the uninterrupted one. "
-    "Repeat it for several cuts (side effects keep counting across the boots a cut adds).",
-)
-@click.option(
-    "--fault",
-    "fault_specs",
-    multiple=True,
-    metavar="PATH[:name=value,...]",
-    help="Replay with this fault too, after the scenario's own (as `serve --fault` takes "
-    "it), e.g. '/openstack/latest/meta_data.json:method=GET,status=503,first=2'. Repeatable.",
-)
-@click.option(
-    "--extra-boots",
-    type=click.IntRange(min=0),
-    default=0,
-    metavar="N",
-    help="Replay with N extra boots: the machine powered on again after a boot where the "
-    "agent stopped on its own.",
-)
+@_schedule_options
 def run(
     paths: tuple[Path, ...],
     seed: int | None,
@@ -460,29 +464,7 @@ def _search_schedules(
 )
 @click.option("--events", "show_events", is_flag=True, help="With text: list every event too.")
 @click.option("--log", "show_log", is_flag=True, help="Also print the agent's log lines.")
-@click.option(
-    "--power-loss-at",
-    "power_loss_at",
-    type=click.IntRange(min=1),
-    multiple=True,
-    metavar="K",
-    help="Show the run with the power failing at side effect K (as `explore --power-loss`); "
-    "repeat it for several cuts.",
-)
-@click.option(
-    "--fault",
-    "fault_specs",
-    multiple=True,
-    metavar="PATH[:name=value,...]",
-    help="Show the run with this fault too, as `run --fault` (a schedule of `explore`).",
-)
-@click.option(
-    "--extra-boots",
-    type=click.IntRange(min=0),
-    default=0,
-    metavar="N",
-    help="Show the run with N extra boots, as `run --extra-boots`.",
-)
+@_schedule_options
 def trace(
     scenario: Path,
     seed: int | None,
