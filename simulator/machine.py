@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from guestsim.agent.config import AgentConfig
 from guestsim.agent.init import DEFAULT_ARGV, NO_RESET_FLAG, InitManager
@@ -29,6 +30,8 @@ DEFAULT_MAX_BOOTS = 10
 REBOOT_DURATION_S = 45
 
 AGENT_LOGGER = "guestsim.agent"
+# The published agent logs under its package name (guestsim run --agent upstream).
+AGENT_LOGGERS = (AGENT_LOGGER, "cloudbaseinit")
 
 
 class _TimedDhcp:
@@ -95,6 +98,35 @@ class _LogCapture(logging.Handler):
         self.lines.append(f"boot {self.trace.boot} {record.levelname} {name}: {message}")
 
 
+class AgentProgram(Protocol):
+    """What a machine starts as its agent process: guestsim's agent or the published one."""
+
+    name: str
+
+    def session(self) -> AbstractContextManager[None]:
+        """Held for a whole run (the published agent is imported for it)."""
+        ...
+
+    def __call__(self, context: AgentContext, argv: Sequence[str]) -> None:
+        """One agent process: returns, or raises SystemExit with its exit code."""
+        ...
+
+
+class GuestsimAgent:
+    """guestsim's clean-room agent."""
+
+    name = "guestsim"
+
+    def session(self) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def __call__(self, context: AgentContext, argv: Sequence[str]) -> None:
+        InitManager(context, argv).configure_host()
+
+
+GUESTSIM_AGENT = GuestsimAgent()
+
+
 class Machine:
     """One guest: its persistent state survives reboots; the agent starts at every boot."""
 
@@ -111,8 +143,10 @@ class Machine:
         transport: str = "inprocess",
         hang_budget_s: float = DEFAULT_HANG_BUDGET_S,
         unattend_conf: AgentConfig | None = None,
+        agent: AgentProgram | None = None,
     ) -> None:
         self.conf = conf
+        self.agent = agent or GUESTSIM_AGENT
         self.unattend_conf = unattend_conf
         self.state = state if state is not None else default_windows_state()
         self.clouds = list(clouds)
@@ -226,7 +260,7 @@ class Machine:
         context = AgentContext(conf=conf, osutils=osutils, dhcp=self.dhcp, events=self.trace.emit)
         self.trace.emit("agent_process", argv=list(argv), user=osutils.process_user[1])
         try:
-            InitManager(context, argv).configure_host()
+            self.agent(context, argv)
         except SystemExit as ex:
             code = ex.code if isinstance(ex.code, int) else (0 if ex.code is None else 1)
             self.trace.emit("agent_exit", exit_code=code)
@@ -241,16 +275,18 @@ class Machine:
 
     @contextmanager
     def _capturing_logs(self) -> Iterator[None]:
-        logger = logging.getLogger(AGENT_LOGGER)
         handler = _LogCapture(self.log, self.trace)
-        previous_level = logger.level
-        logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG)
+        loggers = [logging.getLogger(name) for name in AGENT_LOGGERS]
+        previous_levels = [logger.level for logger in loggers]
+        for logger in loggers:
+            logger.addHandler(handler)
+            logger.setLevel(logging.DEBUG)
         try:
             yield
         finally:
-            logger.removeHandler(handler)
-            logger.setLevel(previous_level)
+            for logger, level in zip(loggers, previous_levels, strict=True):
+                logger.removeHandler(handler)
+                logger.setLevel(level)
 
     def boot(self, number: int, conf: AgentConfig | None = None) -> BootRecord:
         """One power-on with the agent started by its service (``conf`` for this boot)."""
@@ -309,9 +345,10 @@ class Machine:
     def run(self) -> RunResult:
         boots: list[BootRecord] = []
         findings: list[str] = []
-        unattend = self._sysprep_pass(findings)
-        if unattend is None or unattend.outcome not in ("not_modelled", "hung"):
-            self._boot_until_done(boots, findings)
+        with self.agent.session():
+            unattend = self._sysprep_pass(findings)
+            if unattend is None or unattend.outcome not in ("not_modelled", "hung"):
+                self._boot_until_done(boots, findings)
         return RunResult(
             boots,
             self.trace,

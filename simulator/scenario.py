@@ -20,7 +20,7 @@ from guestsim.simulator.overrides import Overrides
 
 if TYPE_CHECKING:
     # Loading and listing scenarios must stay cheap: the world is imported when built.
-    from guestsim.simulator.machine import Machine, RunResult
+    from guestsim.simulator.machine import AgentProgram, Machine, RunResult
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 
@@ -95,11 +95,12 @@ class Scenario:
         seed: int | None = None,
         transport: str = "inprocess",
         overrides: Overrides | None = None,
+        agent: AgentProgram | None = None,
     ) -> Machine:
         """The scenario's world (machine, clouds, DHCP, faults), powered off."""
         from guestsim.simulator.world import build_machine
 
-        return build_machine(self, seed, transport, overrides)
+        return build_machine(self, seed, transport, overrides, agent)
 
     def check(self, result: RunResult, conf: AgentConfig | None = None) -> list[str]:
         conf = conf or self.conf
@@ -250,8 +251,9 @@ def run_scenario(
     seed: int | None = None,
     transport: str = "inprocess",
     overrides: Overrides | None = None,
+    agent: AgentProgram | None = None,
 ) -> ScenarioOutcome:
-    result = scenario.build_machine(seed, transport, overrides).run()
+    result = scenario.build_machine(seed, transport, overrides, agent).run()
     return ScenarioOutcome(
         scenario, result, scenario.check(result, scenario.effective_conf(overrides))
     )

@@ -9,7 +9,7 @@ from guestsim.simulator.dhcp import DhcpServer, encode_ipv4_list, encode_mtu
 from guestsim.simulator.drives import attach_media
 from guestsim.simulator.errors import ScenarioError
 from guestsim.simulator.faults import DEFAULT_HANG_BUDGET_S, Fault
-from guestsim.simulator.machine import DEFAULT_MAX_BOOTS, Machine
+from guestsim.simulator.machine import DEFAULT_MAX_BOOTS, AgentProgram, Machine
 from guestsim.simulator.overrides import OverrideError, Overrides
 from guestsim.simulator.scenario import Scenario
 from guestsim.simulator.windows.defaults import default_windows_state
@@ -32,6 +32,7 @@ def build_machine(
     seed: int | None = None,
     transport: str = "inprocess",
     overrides: Overrides | None = None,
+    agent: AgentProgram | None = None,
 ) -> Machine:
     """The scenario's machine, clouds, DHCP servers and faults, before the first boot."""
     overrides = overrides or Overrides()
@@ -62,6 +63,7 @@ def build_machine(
         faults=[Fault.from_spec(spec) for spec in scenario.data.get("faults", [])],
         transport=transport,
         hang_budget_s=scenario.data.get("hang_budget_s", DEFAULT_HANG_BUDGET_S),
+        agent=agent,
     )
 
 

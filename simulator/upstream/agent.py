@@ -1,0 +1,223 @@
+"""The published agent as a machine's agent program: one run in one upstream session.
+
+:class:`UpstreamAgent` does for cloudbase-init what guestsim's own agent program does for
+``guestsim.agent``: started once per agent process (each boot, each respawn), it runs
+``InitManager().configure_host()`` with the scenario's configuration, on the fake Windows,
+the simulated clouds and virtual time. It reports the same trace events as guestsim's agent
+(stages, plugins, the metadata service, the reboot request) by watching upstream's own
+methods, so the two agents' traces can be compared event for event.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+import types
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from guestsim.agent.config import AgentConfig
+from guestsim.agent.plugins.base import AgentContext
+from guestsim.simulator.upstream import guest
+from guestsim.simulator.upstream.loading import PACKAGE, upstream_modules
+
+UPSTREAM_LOGGER = PACKAGE
+# Read only by upstream's log setup (files, the serial port), which a run never calls: its
+# log goes to the machine's log like guestsim's agent's.
+LOGGING_OPTIONS = frozenset(
+    {"debug", "log_dir", "log_file", "logfile", "logdir", "logging_serial_port_settings",
+     "verbose", "use_stderr", "use_syslog", "log_date_format", "log_config_append"}
+)  # fmt: skip
+
+
+class UpstreamAgent:
+    """The published agent (``source``: a checkout or fork; None: the installed one)."""
+
+    name = "upstream"
+
+    def __init__(self, source: str | Path | None = None) -> None:
+        self.source = source
+        self._package: types.ModuleType | None = None
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Upstream imported for one machine's run, and taken away again after it."""
+        with upstream_modules(self.source) as package:
+            self._package = package
+            try:
+                yield
+            finally:
+                self._package = None
+
+    def __call__(self, context: AgentContext, argv: Sequence[str]) -> None:
+        if self._package is None:
+            with self.session():
+                self(context, argv)
+            return
+        import importlib
+
+        init = importlib.import_module(f"{PACKAGE}.init")
+        version = importlib.import_module(f"{PACKAGE}.version")
+        conf_module = importlib.import_module(f"{PACKAGE}.conf")
+        seed = int.from_bytes(context.osutils.random_bytes(8), "big")
+        process = guest.GuestProcess(
+            osutils=context.osutils,
+            dhcp=context.dhcp,
+            argv=list(argv),
+            events=context.events,
+            version=_version(version),
+            rng=random.Random(seed),
+        )
+        with (
+            guest.running(process),
+            _configured(conf_module.CONF, context.conf, argv),
+            _observed(init.InitManager, context.events),
+            _watching_done(context.events),
+        ):
+            init.InitManager().configure_host()
+
+
+def _version(module: types.ModuleType) -> str:
+    try:
+        return str(module.get_version())
+    except Exception:
+        # A source tree without installed metadata (a fork checked out beside us).
+        return "unknown"
+
+
+def _oslo_value(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+@contextmanager
+def _configured(conf: Any, options: AgentConfig, argv: Sequence[str]) -> Iterator[None]:
+    """oslo.config's object parsed from the process's command line (never from host
+    files) with the scenario's options on top; put back for the parent of a respawn."""
+    conf.clear()
+    conf(list(argv[1:]), project="cloudbase-init", default_config_files=[], default_config_dirs=[])
+    for group, name, value in options.explicit_items():
+        if group == "DEFAULT" and name in LOGGING_OPTIONS:
+            continue
+        conf.set_override(name, _oslo_value(value), group=None if group == "DEFAULT" else group)
+    # Not restored afterwards: a respawned child's parent only exits, and the session's
+    # end discards the whole object.
+    yield
+
+
+def _stage_name(stage: object) -> str:
+    return str(stage)
+
+
+@contextmanager
+def _observed(manager: type, events: Callable[..., None]) -> Iterator[None]:
+    """Report stage and plugin events from upstream's own InitManager methods."""
+    if getattr(manager, "_guestsim_observed", False):
+        # A respawned child process inside the parent's run: already reporting.
+        yield
+        return
+    handle_stage = manager._handle_plugins_stage
+    exec_plugin = manager._exec_plugin
+    check_requirements = manager._check_plugin_os_requirements
+    stages: list[str] = []
+
+    @functools.wraps(handle_stage)
+    def observed_stage(
+        self: Any, osutils: Any, service: Any, instance_id: Any, stage: Any
+    ) -> Any:
+        if service is not None:
+            events("metadata_service", name=service.get_name(), instance_id=instance_id)
+        stages.append(_stage_name(stage))
+        events("stage_start", stage=stages[-1])
+        try:
+            success, reboot = handle_stage(self, osutils, service, instance_id, stage)
+        finally:
+            name = stages.pop()
+        events("stage_end", stage=name, success=success, reboot=bool(reboot))
+        return success, reboot
+
+    @functools.wraps(check_requirements)
+    def observed_requirements(self: Any, osutils: Any, plugin: Any) -> bool:
+        supported = bool(check_requirements(self, osutils, plugin))
+        if not supported:
+            platform, _ = plugin.get_os_requirements()
+            reason = "platform" if platform and platform != "win32" else "os_version"
+            events("plugin_skipped", stage=stages[-1], plugin=plugin.get_name(), reason=reason)
+        return supported
+
+    @functools.wraps(exec_plugin)
+    def observed_plugin(
+        self: Any, osutils: Any, service: Any, plugin: Any, instance_id: Any, shared: Any
+    ) -> Any:
+        name, stage = plugin.get_name(), stages[-1]
+        execute = plugin.execute
+        started = []
+
+        def observed_execute(service: Any, shared_data: Any) -> Any:
+            started.append(True)
+            events("plugin_start", stage=stage, plugin=name)
+            try:
+                status, reboot = execute(service, shared_data)
+            except Exception as ex:
+                events(
+                    "plugin_end",
+                    stage=stage,
+                    plugin=name,
+                    success=False,
+                    status=None,
+                    reboot=None,
+                    error=f"{type(ex).__name__}: {ex}",
+                )
+                raise
+            events(
+                "plugin_end", stage=stage, plugin=name, success=True, status=status, reboot=bool(reboot)
+            )
+            return status, reboot
+
+        plugin.execute = observed_execute
+        try:
+            result = exec_plugin(self, osutils, service, plugin, instance_id, shared)
+        finally:
+            del plugin.execute
+        if not started:
+            events("plugin_skipped", stage=stage, plugin=name, reason="done")
+        return result
+
+    manager._guestsim_observed = True
+    manager._handle_plugins_stage = observed_stage
+    manager._exec_plugin = observed_plugin
+    manager._check_plugin_os_requirements = observed_requirements
+    try:
+        yield
+    finally:
+        manager._handle_plugins_stage = handle_stage
+        manager._exec_plugin = exec_plugin
+        manager._check_plugin_os_requirements = check_requirements
+        del manager._guestsim_observed
+
+
+class _DoneWatcher(logging.Handler):
+    """Upstream says "Plugins execution done" where guestsim's agent reports agent_done."""
+
+    def __init__(self, events: Callable[..., None]) -> None:
+        super().__init__(logging.INFO)
+        self.events = events
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == "Plugins execution done":
+            self.events("agent_done", success=None)
+
+
+@contextmanager
+def _watching_done(events: Callable[..., None]) -> Iterator[None]:
+    logger = logging.getLogger(f"{PACKAGE}.init")
+    handler = _DoneWatcher(events)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)

@@ -1,0 +1,647 @@
+"""The host modules the published agent reaches for, answered by the guest it runs on.
+
+Upstream code calls ``os.makedirs``, ``open``, ``tempfile.gettempdir``, ``time.sleep``,
+``socket.socket``, ``urllib.request.urlopen``, ``platform.node`` and reads
+``sys.platform`` directly. Each ``cloudbaseinit`` module is given these objects instead of
+the host's (:func:`bind_module`, called by the import hook), and they act on the fake Windows
+of the agent process currently running (:func:`running`): files on the guest drive, sleeps in
+virtual time, DHCP on the simulated network, HTTP through the simulated clouds. Whatever is
+not listed here stops the run as ``not_modelled`` rather than reaching the host.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import ntpath
+import os
+import platform
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import types
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from guestsim.simulator.errors import NotModelled
+
+
+class DhcpLink:
+    """What the guest's network offers a raw socket: DHCP exchanges on the simulated LAN."""
+
+    def source_address(self, server: str | None) -> str: ...  # pragma: no cover
+
+    def exchange(self, server: str | None, request: bytes, timeout: float) -> bytes | None: ...
+
+
+@dataclass
+class GuestProcess:
+    """The agent process the shims act for: its OS, its network, its command line."""
+
+    osutils: Any  # the fake Windows (FakeOSUtils) the adapter wraps
+    dhcp: DhcpLink
+    argv: Sequence[str]
+    # The machine's trace events (agent_start, plugin events ...) and the agent's version.
+    events: Callable[..., None] = lambda kind, **fields: None
+    version: str = ""
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+
+
+_process: GuestProcess | None = None
+
+
+@contextmanager
+def running(process: GuestProcess) -> Iterator[None]:
+    """Point every shim at ``process`` for the length of one agent process (nested for a
+    respawn, restored when the child ends)."""
+    global _process
+    outer, _process = _process, process
+    try:
+        yield
+    finally:
+        _process = outer
+
+
+def current() -> GuestProcess:
+    if _process is None:
+        raise NotModelled("upstream agent code ran outside an agent process")
+    return _process
+
+
+def _not_modelled(what: str) -> NotModelled:
+    return NotModelled(f"upstream agent uses {what}")
+
+
+class _Shim(types.ModuleType):
+    """A module-like object: its own names, then a short list passed through from the real
+    module (pure functions and constants), and ``not_modelled`` for everything else."""
+
+    passthrough: tuple[str, ...] = ()
+    real: types.ModuleType
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self.passthrough or name.startswith("__"):
+            return getattr(self.real, name)
+        raise _not_modelled(f"{self.__name__}.{name}")
+
+
+# --- files --------------------------------------------------------------------------------
+
+
+class _GuestPath(_Shim):
+    real = ntpath
+    passthrough = (
+        "basename",
+        "commonprefix",
+        "dirname",
+        "isabs",
+        "join",
+        "normcase",
+        "normpath",
+        "sep",
+        "split",
+        "splitdrive",
+        "splitext",
+    )
+
+    def exists(self, path: str) -> bool:
+        return bool(current().osutils.path_exists(os.fspath(path)))
+
+    def isdir(self, path: str) -> bool:
+        return bool(current().osutils.is_dir(os.fspath(path)))
+
+    def isfile(self, path: str) -> bool:
+        return self.exists(path) and not self.isdir(path)
+
+    def getsize(self, path: str) -> int:
+        return len(current().osutils.read_file(os.fspath(path)))
+
+    def abspath(self, path: str) -> str:
+        path = os.fspath(path)
+        if ntpath.isabs(path):
+            return ntpath.normpath(path)
+        return ntpath.normpath(ntpath.join(_guest_os.getcwd(), path))
+
+    def expandvars(self, path: str) -> str:
+        return str(current().osutils.expand_environment_variables(os.fspath(path)))
+
+
+class _GuestOs(_Shim):
+    real = os
+    passthrough = ("fspath", "strerror", "SEEK_SET", "SEEK_CUR", "SEEK_END")
+    name = "nt"
+    sep = "\\"
+    altsep = "/"
+    linesep = "\r\n"
+    pathsep = ";"
+    curdir = "."
+    pardir = ".."
+    extsep = "."
+    devnull = "nul"
+    path = _GuestPath("os.path")
+    error = OSError
+
+    @property
+    def environ(self) -> Mapping[str, str]:
+        return _GuestEnviron()
+
+    def getenv(self, name: str, default: str | None = None) -> str | None:
+        value = current().osutils.get_environment_variable(name)
+        return default if value is None else value
+
+    def getcwd(self) -> str:
+        # A service's working folder is System32.
+        return str(current().osutils.get_system32_dir())
+
+    def listdir(self, path: str = ".") -> list[str]:
+        return list(current().osutils.list_dir(os.fspath(path)))
+
+    def makedirs(self, path: str, mode: int = 0o777, exist_ok: bool = False) -> None:
+        path = os.fspath(path)
+        osutils = current().osutils
+        if osutils.path_exists(path):
+            if exist_ok and osutils.is_dir(path):
+                return
+            raise FileExistsError(17, "Cannot create a file when that file already exists", path)
+        osutils.make_dirs(path)
+
+    def mkdir(self, path: str, mode: int = 0o777) -> None:
+        path = os.fspath(path)
+        osutils = current().osutils
+        if osutils.path_exists(path):
+            raise FileExistsError(17, "Cannot create a file when that file already exists", path)
+        if not osutils.is_dir(ntpath.dirname(path)):
+            raise FileNotFoundError(3, "The system cannot find the path specified", path)
+        osutils.make_dirs(path)
+
+    def remove(self, path: str) -> None:
+        path = os.fspath(path)
+        osutils = current().osutils
+        if osutils.is_dir(path):
+            raise PermissionError(5, "Access is denied", path)
+        if not osutils.path_exists(path):
+            raise FileNotFoundError(2, "The system cannot find the file specified", path)
+        osutils.remove_path(path)
+
+    unlink = remove
+
+    def rmdir(self, path: str) -> None:
+        path = os.fspath(path)
+        osutils = current().osutils
+        if not osutils.is_dir(path):
+            raise NotADirectoryError(267, "The directory name is invalid", path)
+        if osutils.list_dir(path):
+            raise OSError(145, "The directory is not empty", path)
+        osutils.remove_path(path)
+
+    def chmod(self, path: str, mode: int) -> None:
+        # Windows keeps only the read-only bit; the guest drive does not model attributes.
+        if not current().osutils.path_exists(os.fspath(path)):
+            raise FileNotFoundError(2, "The system cannot find the file specified", path)
+
+    def urandom(self, count: int) -> bytes:
+        return bytes(current().osutils.random_bytes(count))
+
+    def walk(self, top: str) -> Iterator[tuple[str, list[str], list[str]]]:
+        osutils = current().osutils
+        names = sorted(osutils.list_dir(top), key=str.lower)
+        folders = [n for n in names if osutils.is_dir(ntpath.join(top, n))]
+        files = [n for n in names if n not in folders]
+        yield top, folders, files
+        for folder in folders:
+            yield from self.walk(ntpath.join(top, folder))
+
+
+class _GuestEnviron(Mapping[str, str]):
+    def __getitem__(self, name: str) -> str:
+        value = current().osutils.get_environment_variable(name)
+        if value is None:
+            raise KeyError(name)
+        return str(value)
+
+    def __iter__(self) -> Iterator[str]:
+        raise _not_modelled("os.environ listing")
+
+    def __len__(self) -> int:
+        raise _not_modelled("os.environ listing")
+
+
+class GuestFile(io.BytesIO):
+    """A file opened on the guest drive: written back as one write when it is closed."""
+
+    def __init__(self, path: str, mode: str) -> None:
+        osutils = current().osutils
+        self.path, self.mode = path, mode
+        self._osutils = osutils
+        self._writing = any(flag in mode for flag in "wax+")
+        if "r" in mode or "+" in mode and "w" not in mode:
+            if osutils.is_dir(path):
+                raise PermissionError(13, "Permission denied", path)
+            if not osutils.path_exists(path):
+                raise FileNotFoundError(2, "No such file or directory", path)
+            initial = bytes(osutils.read_file(path))
+        else:
+            if not osutils.is_dir(ntpath.dirname(ntpath.abspath(path)) or "."):
+                raise FileNotFoundError(2, "No such file or directory", path)
+            if "x" in mode and osutils.path_exists(path):
+                raise FileExistsError(17, "File exists", path)
+            initial = b""
+        super().__init__(initial)
+        if "a" in mode:
+            self.seek(0, io.SEEK_END)
+
+    def close(self) -> None:
+        if not self.closed and self._writing:
+            data = self.getvalue()
+            if "a" in self.mode:
+                self._osutils.write_file(self.path, data[self._appended_from() :], append=True)
+            else:
+                self._osutils.write_file(self.path, data)
+        super().close()
+
+    def _appended_from(self) -> int:
+        return len(self._osutils.read_file(self.path)) if self._osutils.path_exists(self.path) else 0
+
+
+def guest_open(
+    file: str,
+    mode: str = "r",
+    buffering: int = -1,
+    encoding: str | None = None,
+    errors: str | None = None,
+    newline: str | None = None,
+) -> Any:
+    """``open`` on the guest drive (text modes through a ``TextIOWrapper``)."""
+    if not isinstance(file, (str, os.PathLike)):
+        raise _not_modelled(f"open() of a file descriptor ({file!r})")
+    raw = GuestFile(os.fspath(file), mode.replace("b", "").replace("t", "") or "r")
+    if "b" in mode:
+        return raw
+    # Python on Windows reads and writes text in the ANSI code page; the agent's own
+    # files are ASCII, and UTF-8 keeps anything else readable.
+    return io.TextIOWrapper(raw, encoding=encoding or "utf-8", errors=errors, newline=newline)
+
+
+class _GuestTempfile(_Shim):
+    real = tempfile
+
+    def gettempdir(self) -> str:
+        return str(current().osutils.get_temp_dir())
+
+    def mkdtemp(self, suffix: str = "", prefix: str = "tmp", dir: str | None = None) -> str:
+        osutils = current().osutils
+        parent = dir or self.gettempdir()
+        while True:
+            name = prefix + current().rng.getrandbits(40).to_bytes(5, "big").hex() + suffix
+            path = ntpath.join(parent, name)
+            if not osutils.path_exists(path):
+                osutils.make_dirs(path)
+                return path
+
+
+class _GuestShutil(_Shim):
+    real = shutil
+
+    def rmtree(self, path: str, ignore_errors: bool = False, onerror: Any = None) -> None:
+        osutils = current().osutils
+        if not osutils.is_dir(path):
+            if ignore_errors:
+                return
+            raise FileNotFoundError(3, "The system cannot find the path specified", path)
+        osutils.remove_path(path)
+
+    def copytree(self, src: str, dst: str) -> str:
+        osutils = current().osutils
+        if osutils.path_exists(dst):
+            raise FileExistsError(183, "Cannot create a file when that file already exists", dst)
+        osutils.make_dirs(dst)
+        for name in sorted(osutils.list_dir(src), key=str.lower):
+            source, target = ntpath.join(src, name), ntpath.join(dst, name)
+            if osutils.is_dir(source):
+                self.copytree(source, target)
+            else:
+                osutils.write_file(target, osutils.read_file(source))
+        return dst
+
+
+# --- time, randomness, the process ----------------------------------------------------------
+
+
+class _GuestTime(_Shim):
+    real = time
+    passthrough = ("gmtime", "localtime", "mktime", "strftime", "strptime", "struct_time")
+
+    def sleep(self, seconds: float) -> None:
+        current().osutils.sleep(seconds)
+
+    def time(self) -> float:
+        return float(current().osutils.utc_now().timestamp())
+
+    def monotonic(self) -> float:
+        return self.time()
+
+
+class _GuestUuid(_Shim):
+    real = uuid
+    passthrough = ("UUID", "NAMESPACE_DNS", "NAMESPACE_URL", "uuid3", "uuid5")
+
+    def uuid4(self) -> uuid.UUID:
+        return uuid.UUID(bytes=bytes(current().osutils.random_bytes(16)), version=4)
+
+
+class _GuestRandom(_Shim):
+    real = random
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("randint", "choice", "random", "randrange", "shuffle", "sample", "getrandbits"):
+            return getattr(current().rng, name)
+        return super().__getattr__(name)
+
+    def SystemRandom(self) -> random.Random:  # noqa: N802 - the name random gives it
+        return current().rng
+
+
+class _GuestSys(_Shim):
+    real = sys
+    passthrough = (
+        "exc_info",
+        "exit",
+        "getdefaultencoding",
+        "getfilesystemencoding",
+        "maxsize",
+        "modules",
+        "stderr",
+        "version",
+        "version_info",
+    )
+    platform = "win32"
+
+    @property
+    def executable(self) -> str:
+        return str(current().osutils.get_python_executable())
+
+    @property
+    def argv(self) -> list[str]:
+        return list(current().argv)
+
+    @property
+    def stdout(self) -> Any:
+        # A service has no console; upstream only asks it for an encoding.
+        return types.SimpleNamespace(encoding="cp437", write=lambda text: len(text))
+
+
+class _GuestPlatform(_Shim):
+    real = platform
+
+    def node(self) -> str:
+        return str(current().osutils.get_node_name())
+
+    def system(self) -> str:
+        return "Windows"
+
+
+class _GuestThreading(_Shim):
+    real = threading
+    passthrough = ("Lock", "RLock", "Event", "local", "current_thread")
+
+    class Thread:
+        """Runs its target when started, to the end: the agent's only thread is its update
+        check, and a run must not depend on a thread's timing."""
+
+        def __init__(
+            self,
+            target: Callable[..., Any] | None = None,
+            args: Sequence[Any] = (),
+            kwargs: Mapping[str, Any] | None = None,
+            daemon: bool | None = None,
+            name: str | None = None,
+        ) -> None:
+            self.target, self.args, self.kwargs = target, tuple(args), dict(kwargs or {})
+            self.daemon = daemon
+
+        def start(self) -> None:
+            if self.target is not None:
+                self.target(*self.args, **self.kwargs)
+
+        def join(self, timeout: float | None = None) -> None:
+            return None
+
+        def is_alive(self) -> bool:
+            return False
+
+
+class _GuestSubprocess(_Shim):
+    real = subprocess
+    passthrough = ("PIPE", "STDOUT", "DEVNULL", "CalledProcessError")
+
+
+# --- the network ------------------------------------------------------------------------------
+
+
+class _GuestUdpSocket:
+    """A UDP socket of the guest: DHCP broadcasts on the simulated network, and the
+    connect-then-getsockname trick that asks which local address routes somewhere."""
+
+    def __init__(self) -> None:
+        self.timeout: float | None = None
+        self.peer: tuple[str, int] | None = None
+        self.reply: bytes | None = None
+
+    def setsockopt(self, *args: Any) -> None:
+        return None
+
+    def bind(self, address: tuple[str, int]) -> None:
+        return None
+
+    def settimeout(self, timeout: float | None) -> None:
+        self.timeout = timeout
+
+    def connect(self, address: tuple[str, int]) -> None:
+        self.peer = (address[0], int(address[1]))
+
+    def getsockname(self) -> tuple[str, int]:
+        if self.peer is None:
+            raise _not_modelled("socket.getsockname() before connect()")
+        return current().dhcp.source_address(self.peer[0]), 68
+
+    def sendto(self, data: bytes, address: tuple[str, int]) -> int:
+        server = None if address[0] in ("<broadcast>", "255.255.255.255") else address[0]
+        self.reply = current().dhcp.exchange(server, bytes(data), self.timeout or 0.0)
+        return len(data)
+
+    def recv(self, size: int) -> bytes:
+        reply, self.reply = self.reply, None
+        if reply is None:
+            raise TimeoutError("timed out")
+        return reply[:size]
+
+    def recvfrom(self, size: int) -> tuple[bytes, tuple[str, int]]:
+        return self.recv(size), ("0.0.0.0", 67)
+
+    def close(self) -> None:
+        return None
+
+
+class _GuestSocket(_Shim):
+    real = socket
+    passthrough = (
+        "AF_INET",
+        "AF_INET6",
+        "SOCK_DGRAM",
+        "SOCK_STREAM",
+        "SOL_SOCKET",
+        "SO_BROADCAST",
+        "SO_REUSEADDR",
+        "error",
+        "herror",
+        "gaierror",
+        "timeout",
+        "inet_aton",
+        "inet_ntoa",
+        "inet_pton",
+        "inet_ntop",
+        "htons",
+        "ntohs",
+        "htonl",
+        "ntohl",
+    )
+
+    def gethostname(self) -> str:
+        return str(current().osutils.get_node_name())
+
+    def socket(self, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM, *args: Any) -> Any:
+        if family == socket.AF_INET and kind == socket.SOCK_DGRAM:
+            return _GuestUdpSocket()
+        raise _not_modelled(f"socket.socket(family={family}, type={kind})")
+
+
+class _UrlopenResponse(io.BytesIO):
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(response.content)
+        self.status = self.code = response.status_code
+        self.headers = response.headers
+        self.url = response.url
+
+    def getcode(self) -> int:
+        return int(self.status)
+
+
+class _GuestUrlRequest(_Shim):
+    """``urllib.request.urlopen`` carried by ``requests``, which the simulated clouds
+    answer; upstream uses it for its metadata route check."""
+
+    real = urllib.request
+    passthrough = ("Request",)
+
+    def urlopen(self, url: Any, data: bytes | None = None, timeout: float | None = None) -> Any:
+        target = url.full_url if isinstance(url, urllib.request.Request) else str(url)
+        method = "POST" if data is not None else "GET"
+        try:
+            response = requests.request(method, target, data=data, timeout=timeout)
+        except requests.RequestException as ex:
+            raise urllib.error.URLError(str(ex)) from ex
+        if response.status_code >= 400:
+            raise urllib.error.HTTPError(
+                target, response.status_code, response.reason or "", response.headers, None  # type: ignore[arg-type]
+            )
+        return _UrlopenResponse(response)
+
+
+class _HttpResponse:
+    def __init__(self, response: requests.Response) -> None:
+        self.status = response.status_code
+        self.reason = response.reason
+        self._body = response.content
+
+    def read(self) -> bytes:
+        return self._body
+
+
+class _HttpConnection:
+    """``http.client.HTTPConnection`` over ``requests``: CloudStack's password server is
+    spoken to this way upstream."""
+
+    def __init__(self, host: str, port: int | None = None, timeout: float | None = None) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self._response: requests.Response | None = None
+
+    def request(
+        self, method: str, url: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
+    ) -> None:
+        netloc = self.host if self.port in (None, 80) else f"{self.host}:{self.port}"
+        try:
+            self._response = requests.request(
+                method, f"http://{netloc}{url}", data=body, headers=dict(headers or {}), timeout=self.timeout
+            )
+        except requests.RequestException as ex:
+            raise ConnectionRefusedError(111, str(ex)) from ex
+
+    def getresponse(self) -> _HttpResponse:
+        if self._response is None:
+            raise http.client.ResponseNotReady()
+        return _HttpResponse(self._response)
+
+    def close(self) -> None:
+        self._response = None
+
+
+class _GuestHttpClient(_Shim):
+    real = http.client
+    passthrough = ("HTTPException", "OK", "NOT_FOUND", "BAD_REQUEST", "responses")
+    HTTPConnection = _HttpConnection
+
+
+class _GuestHttp(_Shim):
+    real = types.ModuleType("http")
+    client = _GuestHttpClient("http.client")
+
+    def __getattr__(self, name: str) -> Any:
+        raise _not_modelled(f"http.{name}")
+
+
+_guest_os = _GuestOs("os")
+
+# The host module a cloudbaseinit module imported -> what it gets instead.
+_SUBSTITUTES: dict[int, object] = {
+    id(os): _guest_os,
+    id(os.path): _guest_os.path,
+    id(tempfile): _GuestTempfile("tempfile"),
+    id(shutil): _GuestShutil("shutil"),
+    id(time): _GuestTime("time"),
+    id(uuid): _GuestUuid("uuid"),
+    id(random): _GuestRandom("random"),
+    id(sys): _GuestSys("sys"),
+    id(platform): _GuestPlatform("platform"),
+    id(socket): _GuestSocket("socket"),
+    id(threading): _GuestThreading("threading"),
+    id(subprocess): _GuestSubprocess("subprocess"),
+    id(urllib.request): _GuestUrlRequest("urllib.request"),
+    id(sys.modules["http"]): _GuestHttp("http"),
+}
+
+
+def bind_module(module: types.ModuleType) -> None:
+    """Give an upstream module the guest's ``os``, ``open``, ``time``... in its globals."""
+    namespace = vars(module)
+    for name, value in list(namespace.items()):
+        substitute = _SUBSTITUTES.get(id(value))
+        # On a POSIX host os.path is posixpath, which upstream also imports by that name
+        # for URL paths; only os.path means the guest's paths.
+        if substitute is not None and name != "posixpath":
+            namespace[name] = substitute
+    namespace["open"] = guest_open
