@@ -116,6 +116,41 @@ def _schedule_options(command: F) -> F:
     )(command)
 
 
+def _agent_options(command: F) -> F:
+    """--agent and --agent-source: which agent program boots in the simulated world."""
+    command = click.option(
+        "--agent-source",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        metavar="DIR",
+        help="With --agent upstream: run the cloudbaseinit package in DIR (a checkout or a "
+        "fork) instead of the installed one.",
+    )(command)
+    return click.option(
+        "--agent",
+        "agent_name",
+        type=click.Choice(["guestsim", "upstream"]),
+        help="guestsim: guestsim's own agent; upstream: the published cloudbase-init, run "
+        'in-process in the same world (pip install "guestsim[upstream]"). Default: what '
+        "each scenario says (agent.program), else guestsim.",
+    )(command)
+
+
+def _with_agent(
+    scenarios: list[Scenario], agent_name: str | None, agent_source: Path | None
+) -> list[Scenario]:
+    """The scenarios as --agent/--agent-source ask; an agent that cannot run is refused
+    here, before any scenario starts."""
+    if agent_source is not None and agent_name != "upstream":
+        raise click.UsageError("--agent-source needs --agent upstream")
+    if agent_name is None:
+        return scenarios
+    if agent_name == "upstream":
+        from guestsim.simulator.upstream import locate
+
+        locate(agent_source)
+    return [scenario.with_agent(agent_name, agent_source) for scenario in scenarios]
+
+
 def _report_options(command: F) -> F:
     """--jobs, --junit and --json, as run and explore share them."""
     command = click.option(
@@ -166,6 +201,7 @@ def _report_options(command: F) -> F:
 )
 @_report_options
 @_schedule_options
+@_agent_options
 def run(
     paths: tuple[Path, ...],
     seed: int | None,
@@ -182,6 +218,8 @@ def run(
     power_loss_at: tuple[int, ...],
     fault_specs: tuple[str, ...],
     extra_boots: int,
+    agent_name: str | None,
+    agent_source: Path | None,
 ) -> None:
     """Run scenarios: files, or folders searched for *.yaml (default: the bundled library).
 
@@ -221,14 +259,15 @@ def run(
     )
     from guestsim.simulator.scenario import load_scenario
 
+    agent = (agent_name, agent_source)
     if len(power_loss_at) == 1 and not fault_specs and not extra_boots:
-        _replay_cut(paths, power_loss_at[0], seed)
+        _replay_cut(paths, power_loss_at[0], seed, agent)
         return
     if power_loss_at or fault_specs or extra_boots:
-        _replay_schedule(paths, power_loss_at, fault_specs, extra_boots, seed)
+        _replay_schedule(paths, power_loss_at, fault_specs, extra_boots, seed, agent)
         return
     files = _selected_files(paths, keywords, shard)
-    scenarios = [load_scenario(path) for path in files]
+    scenarios = _with_agent([load_scenario(path) for path in files], *agent)
     if clouds:
         wanted = {name.strip() for name in clouds.split(",") if name.strip()}
         unknown = sorted(wanted - {*CLOUD_TYPES, "none"})
@@ -263,13 +302,15 @@ def run(
     sys.exit(EXIT_FAILED if failed else EXIT_PASSED)
 
 
-def _replay_cut(paths: tuple[Path, ...], index: int, seed: int | None) -> None:
+def _replay_cut(
+    paths: tuple[Path, ...], index: int, seed: int | None, agent: tuple[str | None, Path | None]
+) -> None:
     from guestsim.simulator.explore import explore_cut, finding_id, known_findings, reference_run
     from guestsim.simulator.scenario import load_scenario
 
     if len(paths) != 1 or not paths[0].is_file():
         raise click.UsageError("--power-loss-at replays one cut of one scenario file")
-    scenario = load_scenario(paths[0])
+    (scenario,) = _with_agent([load_scenario(paths[0])], *agent)
     ref = reference_run(scenario, seed)
     try:
         cut, result = explore_cut(scenario, ref, index, seed)
@@ -306,6 +347,7 @@ def _replay_schedule(
     fault_specs: tuple[str, ...],
     extra_boots: int,
     seed: int | None,
+    agent: tuple[str | None, Path | None],
 ) -> None:
     from guestsim.simulator.explore import reference_run
     from guestsim.simulator.scenario import load_scenario
@@ -316,7 +358,7 @@ def _replay_schedule(
             "--power-loss-at, --fault and --extra-boots replay a schedule of one scenario file"
         )
     schedule = _schedule_option(cuts, fault_specs, extra_boots)
-    scenario = load_scenario(paths[0])
+    (scenario,) = _with_agent([load_scenario(paths[0])], *agent)
     ref = reference_run(scenario, seed)
     run, result = run_schedule(scenario, ref, schedule, seed)
     known = "  [known]" if run.known else ""
@@ -353,6 +395,7 @@ def _replay_schedule(
 )
 @_selection_options
 @_report_options
+@_agent_options
 def explore(
     paths: tuple[Path, ...],
     power_loss: bool,
@@ -363,6 +406,8 @@ def explore(
     jobs: int,
     junit_path: str | None,
     json_path: str | None,
+    agent_name: str | None,
+    agent_source: Path | None,
 ) -> None:
     """Explore the boots nobody scripted: a power cut at every side effect, combined faults.
 
@@ -411,7 +456,7 @@ def explore(
     if not power_loss and examples is None:
         raise click.UsageError("say what to explore: --power-loss, --hypothesis N, or both")
     files = _selected_files(paths, keywords, shard)
-    scenarios = [load_scenario(path) for path in files]
+    scenarios = _with_agent([load_scenario(path) for path in files], agent_name, agent_source)
     explorations = []
     if power_loss:
         for exploration in explore_all(scenarios, seed, jobs or default_jobs()):
@@ -465,6 +510,7 @@ def _search_schedules(
 @click.option("--events", "show_events", is_flag=True, help="With text: list every event too.")
 @click.option("--log", "show_log", is_flag=True, help="Also print the agent's log lines.")
 @_schedule_options
+@_agent_options
 def trace(
     scenario: Path,
     seed: int | None,
@@ -474,6 +520,8 @@ def trace(
     power_loss_at: tuple[int, ...],
     fault_specs: tuple[str, ...],
     extra_boots: int,
+    agent_name: str | None,
+    agent_source: Path | None,
 ) -> None:
     """Show what happened in one scenario's run, boot by boot.
 
@@ -485,7 +533,7 @@ def trace(
     from guestsim.simulator.scenario import load_scenario, run_scenario
     from guestsim.simulator.timeline import render_timeline, timeline_document
 
-    loaded = load_scenario(scenario)
+    (loaded,) = _with_agent([load_scenario(scenario)], agent_name, agent_source)
     if fault_specs or extra_boots or len(power_loss_at) > 1:
         from guestsim.simulator.scenario import ScenarioOutcome
         from guestsim.simulator.schedules import build_schedule_machine

@@ -49,6 +49,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="guestsim_collect",
         help="collect guestsim scenario files (*.yaml, *.yml) under the paths given to pytest",
     )
+    group.addoption(
+        "--guestsim-agent",
+        choices=("guestsim", "upstream"),
+        dest="guestsim_agent",
+        help="the agent every guestsim fixture and scenario item boots: guestsim's own, or "
+        "the published cloudbase-init (pip install 'guestsim[upstream]'); default: each "
+        "scenario's agent.program, guestsim for guest_machine",
+    )
+    group.addoption(
+        "--guestsim-agent-source",
+        dest="guestsim_agent_source",
+        metavar="DIR",
+        help="with --guestsim-agent upstream: the cloudbaseinit package in DIR (a checkout "
+        "or fork) instead of the installed one",
+    )
     parser.addini(
         "guestsim_scenarios",
         type="paths",
@@ -110,7 +125,7 @@ class ScenarioItem(pytest.Item):
         from guestsim.simulator.scenario import run_scenario
         from guestsim.simulator.timeline import render_timeline
 
-        outcome = run_scenario(self.scenario)
+        outcome = run_scenario(_chosen_agent(self.config, self.scenario))
         self.add_report_section("call", "guestsim timeline", render_timeline(outcome.result.trace))
         if not outcome.passed:
             raise ScenarioFailed(outcome.failures)
@@ -129,8 +144,19 @@ class ScenarioItem(pytest.Item):
         return self.path, None, f"scenario: {self.name}"
 
 
+def _agent_choice(config: pytest.Config) -> tuple[str | None, Path | None]:
+    source = config.getoption("guestsim_agent_source")
+    return config.getoption("guestsim_agent"), Path(source) if source else None
+
+
+def _chosen_agent(config: pytest.Config, scenario: Scenario) -> Scenario:
+    """The scenario as ``--guestsim-agent`` asks it to run."""
+    name, source = _agent_choice(config)
+    return scenario if name is None else scenario.with_agent(name, source)
+
+
 @pytest.fixture
-def guest_machine() -> GuestMachine:
+def guest_machine(pytestconfig: pytest.Config) -> GuestMachine:
     """A fresh simulated Windows guest with the agent installed, not yet powered on.
 
     Returns a :class:`guestsim.GuestMachine`:
@@ -144,7 +170,8 @@ def guest_machine() -> GuestMachine:
     """
     from guestsim.simulator.testing import GuestMachine
 
-    return GuestMachine()
+    name, source = _agent_choice(pytestconfig)
+    return GuestMachine(agent=name or "guestsim", agent_source=source)
 
 
 @pytest.fixture
@@ -186,7 +213,7 @@ def guest_registry(guest_machine: GuestMachine) -> Registry:
 
 
 @pytest.fixture
-def guestsim_scenario() -> ScenarioRunner:
+def guestsim_scenario(pytestconfig: pytest.Config) -> ScenarioRunner:
     """Run a scenario file: ``guestsim_scenario(path, seed=None) -> ScenarioOutcome``.
 
     The outcome has ``passed``, ``failures`` (unmet expectations) and ``result`` (boots,
@@ -194,7 +221,7 @@ def guestsim_scenario() -> ScenarioRunner:
     """
     from guestsim.simulator.testing import ScenarioRunner
 
-    return ScenarioRunner()
+    return ScenarioRunner(*_agent_choice(pytestconfig))
 
 
 @pytest.fixture
@@ -214,4 +241,4 @@ def scenario(request: pytest.FixtureRequest) -> ScenarioOutcome:
     path = Path(marker.args[0])
     if not path.is_absolute():
         path = Path(request.node.path).parent / path
-    return run_scenario(load_scenario(path))
+    return run_scenario(_chosen_agent(request.config, load_scenario(path)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable, Sequence
+import dataclasses
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -72,6 +73,22 @@ class Scenario:
     def overridable(self) -> tuple[str, ...]:
         return tuple(self.data.get("overridable", ()))
 
+    @property
+    def agent_program(self) -> tuple[str, Path | None]:
+        """Which agent runs (``guestsim`` or ``upstream``) and, for upstream, the source
+        folder of a checkout or fork (None: the installed package)."""
+        agent = self.data.get("agent") or {}
+        source = agent.get("source")
+        return agent.get("program", "guestsim"), (self.path.parent / source) if source else None
+
+    def with_agent(self, program: str, source: Path | None = None) -> Scenario:
+        """The same scenario run by another agent (``guestsim run --agent``)."""
+        agent = {**(self.data.get("agent") or {}), "program": program}
+        agent.pop("source", None)
+        if source is not None:
+            agent["source"] = str(source.resolve())
+        return dataclasses.replace(self, data={**self.data, "agent": agent})
+
     def skip_reason(self, overrides: Overrides) -> str | None:
         """Why this scenario cannot run with ``overrides``, or None when it can."""
         refused = [part for part in overrides.parts if part not in self.overridable]
@@ -98,9 +115,9 @@ class Scenario:
         agent: AgentProgram | None = None,
     ) -> Machine:
         """The scenario's world (machine, clouds, DHCP, faults), powered off."""
-        from guestsim.simulator.world import build_machine
+        from guestsim.simulator.world import agent_program, build_machine
 
-        return build_machine(self, seed, transport, overrides, agent)
+        return build_machine(self, seed, transport, overrides, agent or agent_program(self))
 
     def check(self, result: RunResult, conf: AgentConfig | None = None) -> list[str]:
         conf = conf or self.conf

@@ -21,7 +21,7 @@ from guestsim.simulator.clouds.base import RecordedRequest
 from guestsim.simulator.dhcp import DhcpServer
 from guestsim.simulator.drives import PARTITION_OFFSET
 from guestsim.simulator.faults import Fault
-from guestsim.simulator.machine import Machine, RunResult
+from guestsim.simulator.machine import AgentProgram, Machine, RunResult
 from guestsim.simulator.scenario import ScenarioOutcome, load_scenario, run_scenario
 from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.registry import Registry
@@ -34,7 +34,10 @@ _PLUGIN_PREFIXES = ("cloudbaseinit.plugins.common.", "cloudbaseinit.plugins.wind
 class GuestMachine:
     """A simulated Windows guest with the agent installed, not yet powered on."""
 
-    def __init__(self) -> None:
+    def __init__(self, agent: str = "guestsim", agent_source: Path | None = None) -> None:
+        # "upstream": the published cloudbase-init boots instead of guestsim's agent.
+        self.agent = agent
+        self.agent_source = agent_source
         self.state: WindowsState = default_windows_state()
         self.options: dict[str, dict[str, Any]] = {"DEFAULT": {}}
         self.clouds: list[CloudApp] = []
@@ -57,6 +60,15 @@ class GuestMachine:
         """The plugin list, by upstream path or bare class name (``"SetHostNamePlugin"``)."""
         return self.configure(plugins=[_plugin_path(name) for name in plugins])
 
+    def _agent_program(self) -> AgentProgram | None:
+        if self.agent == "guestsim":
+            return None
+        if self.agent != "upstream":
+            raise ValueError(f"agent must be 'guestsim' or 'upstream', not {self.agent!r}")
+        from guestsim.simulator.upstream import UpstreamAgent
+
+        return UpstreamAgent(self.agent_source)
+
     def run(self) -> RunResult:
         """Boot until the agent stops asking for reboots; the state is kept for inspection."""
         conf = config_from_options(self.options, "guest_machine")
@@ -68,6 +80,7 @@ class GuestMachine:
             seed=self.seed,
             max_boots=self.max_boots,
             faults=self.faults,
+            agent=self._agent_program(),
         )
         self.result = machine.run()
         return self.result
@@ -168,5 +181,12 @@ class ConfigDriveFactory:
 class ScenarioRunner:
     """Runs scenario files: ``runner(path, seed=None) -> ScenarioOutcome``."""
 
+    def __init__(self, agent: str | None = None, agent_source: Path | None = None) -> None:
+        self.agent = agent
+        self.agent_source = agent_source
+
     def __call__(self, path: str | Path, seed: int | None = None) -> ScenarioOutcome:
-        return run_scenario(load_scenario(path), seed)
+        scenario = load_scenario(path)
+        if self.agent is not None:
+            scenario = scenario.with_agent(self.agent, self.agent_source)
+        return run_scenario(scenario, seed)

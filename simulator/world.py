@@ -27,6 +27,16 @@ from guestsim.simulator.windows.state import (
 _PRODUCT_TYPES = {"workstation": 1, "domain_controller": 2, "server": 3}
 
 
+def agent_program(scenario: Scenario) -> AgentProgram | None:
+    """The agent the scenario asks for (None: guestsim's own)."""
+    program, source = scenario.agent_program
+    if program == "guestsim":
+        return None
+    from guestsim.simulator.upstream import UpstreamAgent
+
+    return UpstreamAgent(source)
+
+
 def build_machine(
     scenario: Scenario,
     seed: int | None = None,

@@ -60,6 +60,7 @@ class UpstreamAgent:
         import importlib
 
         init = importlib.import_module(f"{PACKAGE}.init")
+        metadata_factory = importlib.import_module(f"{PACKAGE}.metadata.factory")
         version = importlib.import_module(f"{PACKAGE}.version")
         conf_module = importlib.import_module(f"{PACKAGE}.conf")
         seed = int.from_bytes(context.osutils.random_bytes(8), "big")
@@ -75,6 +76,7 @@ class UpstreamAgent:
             guest.running(process),
             _configured(conf_module.CONF, context.conf, argv),
             _observed(init.InitManager, context.events),
+            _observed_discovery(metadata_factory, context.events),
             _watching_done(context.events),
         ):
             init.InitManager().configure_host()
@@ -198,6 +200,49 @@ def _observed(manager: type, events: Callable[..., None]) -> Iterator[None]:
         manager._exec_plugin = exec_plugin
         manager._check_plugin_os_requirements = check_requirements
         del manager._guestsim_observed
+
+
+_REPORTS = {
+    "provisioning_started": "started",
+    "provisioning_completed": "completed",
+    "provisioning_failed": "failed",
+}
+
+
+@contextmanager
+def _observed_discovery(factory: types.ModuleType, events: Callable[..., None]) -> Iterator[None]:
+    """Report a failed discovery, and each provisioning report the found service makes."""
+    discover = factory.get_metadata_service
+    if getattr(discover, "_guestsim_observed", False):
+        yield
+        return
+
+    @functools.wraps(discover)
+    def observed_discovery() -> Any:
+        try:
+            service = discover()
+        except Exception:
+            events("metadata_service", name=None, instance_id=None)
+            raise
+        for method, state in _REPORTS.items():
+            setattr(service, method, _reporting(getattr(service, method), state, events))
+        return service
+
+    observed_discovery._guestsim_observed = True  # type: ignore[attr-defined]
+    factory.get_metadata_service = observed_discovery
+    try:
+        yield
+    finally:
+        factory.get_metadata_service = discover
+
+
+def _reporting(report: Callable[[], Any], state: str, events: Callable[..., None]) -> Callable[[], Any]:
+    @functools.wraps(report)
+    def reported() -> Any:
+        events("provisioning_report", state=state)
+        return report()
+
+    return reported
 
 
 class _DoneWatcher(logging.Handler):

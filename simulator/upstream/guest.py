@@ -28,7 +28,7 @@ import types
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableSet, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -262,20 +262,12 @@ class GuestFile(io.BytesIO):
                 raise FileExistsError(17, "File exists", path)
             initial = b""
         super().__init__(initial)
-        if "a" in mode:
-            self.seek(0, io.SEEK_END)
 
     def close(self) -> None:
         if not self.closed and self._writing:
-            data = self.getvalue()
-            if "a" in self.mode:
-                self._osutils.write_file(self.path, data[self._appended_from() :], append=True)
-            else:
-                self._osutils.write_file(self.path, data)
+            # In append mode the buffer holds only what this handle wrote.
+            self._osutils.write_file(self.path, self.getvalue(), append="a" in self.mode)
         super().close()
-
-    def _appended_from(self) -> int:
-        return len(self._osutils.read_file(self.path)) if self._osutils.path_exists(self.path) else 0
 
 
 def guest_open(
@@ -293,7 +285,10 @@ def guest_open(
     if "b" in mode:
         return raw
     # Python on Windows reads and writes text in the ANSI code page; the agent's own
-    # files are ASCII, and UTF-8 keeps anything else readable.
+    # files are ASCII, and UTF-8 keeps anything else readable. Written text gets Windows
+    # line ends, as a text-mode file on Windows does.
+    if newline is None and raw._writing:
+        newline = "\r\n"
     return io.TextIOWrapper(raw, encoding=encoding or "utf-8", errors=errors, newline=newline)
 
 
@@ -614,6 +609,65 @@ class _GuestHttp(_Shim):
         raise _not_modelled(f"http.{name}")
 
 
+class OrderedSet(MutableSet[Any]):
+    """``set()`` for upstream code: the same operations, iterated in first-seen order.
+
+    Upstream deduplicates public keys, certificates and user-data handlers with
+    ``list(set(...))``; a built-in set's order follows string hashes (different in every
+    Python process) and, for functions, memory addresses. First-seen order is one of the
+    orders a real guest can show, and the same in every run.
+    """
+
+    def __init__(self, items: Iterable[Any] = ()) -> None:
+        self._items: dict[Any, None] = dict.fromkeys(items)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._items
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"{{{', '.join(map(repr, self._items))}}}" if self._items else "set()"
+
+    def add(self, item: Any) -> None:
+        self._items[item] = None
+
+    def discard(self, item: Any) -> None:
+        self._items.pop(item, None)
+
+    def update(self, *others: Iterable[Any]) -> None:
+        for other in others:
+            self._items.update(dict.fromkeys(other))
+
+    def union(self, *others: Iterable[Any]) -> OrderedSet:
+        merged = OrderedSet(self)
+        merged.update(*others)
+        return merged
+
+    def issubset(self, other: Iterable[Any]) -> bool:
+        return all(item in set(other) for item in self._items)
+
+    def issuperset(self, other: Iterable[Any]) -> bool:
+        return all(item in self._items for item in other)
+
+    def difference(self, other: Iterable[Any]) -> OrderedSet:
+        excluded = set(other)
+        return OrderedSet(item for item in self._items if item not in excluded)
+
+    def intersection(self, other: Iterable[Any]) -> OrderedSet:
+        kept = set(other)
+        return OrderedSet(item for item in self._items if item in kept)
+
+
+def _guest_module_from_path(module_name: str, path: str) -> types.ModuleType:
+    """A Python file on the guest drive imported into the agent (part handlers)."""
+    return current().osutils.load_python_module(path)  # type: ignore[no-any-return]
+
+
 _guest_os = _GuestOs("os")
 
 # The host module a cloudbaseinit module imported -> what it gets instead.
@@ -635,9 +689,16 @@ _SUBSTITUTES: dict[int, object] = {
 }
 
 
+# Functions of one upstream module that reach the host's file system by another way.
+_FUNCTION_SUBSTITUTES: dict[str, dict[str, object]] = {
+    "cloudbaseinit.utils.classloader": {"load_module_from_path": _guest_module_from_path},
+}
+
+
 def bind_module(module: types.ModuleType) -> None:
     """Give an upstream module the guest's ``os``, ``open``, ``time``... in its globals."""
     namespace = vars(module)
+    namespace.update(_FUNCTION_SUBSTITUTES.get(module.__name__, {}))
     for name, value in list(namespace.items()):
         substitute = _SUBSTITUTES.get(id(value))
         # On a POSIX host os.path is posixpath, which upstream also imports by that name
@@ -645,3 +706,4 @@ def bind_module(module: types.ModuleType) -> None:
         if substitute is not None and name != "posixpath":
             namespace[name] = substitute
     namespace["open"] = guest_open
+    namespace["set"] = OrderedSet
