@@ -650,6 +650,158 @@ def list_scenarios(paths: tuple[Path, ...]) -> None:
     click.echo(f"{len(rows)} scenarios")
 
 
+class _Unavailable(click.ClickException):
+    """No published agent to compare with: bad input (exit 2), one line, no usage text."""
+
+    exit_code = EXIT_USAGE
+
+
+def _upstream_agent(agent_source: Path | None) -> Any:
+    """The published agent to compare with; refused up front (exit 2) when it is missing,
+    before guestsim's agent runs anything."""
+    from guestsim.simulator.upstream.loading import UpstreamUnavailable, locate
+
+    try:
+        locate(agent_source)
+    except UpstreamUnavailable as ex:
+        raise _Unavailable(str(ex)) from ex
+    from guestsim.simulator.upstream import UpstreamAgent
+
+    return UpstreamAgent(agent_source)
+
+
+def _conformance_options(command: F) -> F:
+    """What diff and conformance share: the selection, --agent-source and --json."""
+    command = click.option(
+        "--json", "as_json", is_flag=True, help="Print a JSON document instead of text."
+    )(command)
+    command = click.option(
+        "--agent-source",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help="Compare with the cloudbaseinit package in this folder (a checkout or a fork) "
+        "instead of the installed one.",
+    )(command)
+    return _selection_options(command)
+
+
+@cli.command(name="diff")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@_conformance_options
+def diff_agents(
+    paths: tuple[Path, ...],
+    seed: int | None,
+    keywords: str | None,
+    shard: str | None,
+    agent_source: Path | None,
+    as_json: bool,
+) -> None:
+    """Run guestsim's agent and the published cloudbase-init in the same world, and compare.
+
+    Each scenario (files, or folders searched for *.yaml; -k selects from the library too)
+    runs with the same seed under each agent; each agent also runs it with two other seeds,
+    and what changes with the seed (temporary file names, certificate thumbprints ...) is
+    named <random N, shape> instead of compared. The runs are compared facet by facet:
+    boots (outcome of each), plugins (stages, the metadata service, each plugin's start,
+    skip reason, status, reboot flag and success), os (every change to the machine), http
+    (every request: method, URL, status), sleeps, and state (the final machine and what the
+    clouds hold). For each facet that differs, the first divergence is shown side by side.
+    Needs the published agent: pip install "guestsim[upstream]".
+
+    Exit status: 0 every facet identical, 1 some differ, 2 bad input.
+
+    \b
+    Examples:
+      guestsim diff scenarios/clouds/openstack-happy-path.yaml
+      guestsim diff -k "reboots or user-data"
+      guestsim diff scenarios/plugins --json > diff.json
+    """
+    from guestsim.simulator.conformance import diff_scenario
+    from guestsim.simulator.conformance_report import diff_document, diff_lines, dumps, totals_line
+    from guestsim.simulator.scenario import load_scenario
+
+    if not paths and not keywords:
+        raise click.UsageError("name scenario files or folders, or select with -k")
+    upstream = _upstream_agent(agent_source)
+    scenarios = [load_scenario(path) for path in _selected_files(paths, keywords, shard)]
+    diffs = []
+    for scenario in scenarios:
+        diffs.append(diff_scenario(scenario, upstream, seed))
+        if not as_json:
+            click.echo("\n".join(diff_lines(diffs[-1])))
+    if as_json:
+        click.echo(dumps(diff_document(diffs)))
+    else:
+        click.echo(totals_line(diffs))
+    sys.exit(EXIT_PASSED if all(diff.identical for diff in diffs) else EXIT_FAILED)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@_conformance_options
+@click.option(
+    "--fail-under",
+    type=click.FloatRange(0, 100),
+    default=100,
+    show_default=True,
+    metavar="PERCENT",
+    help="Exit 1 when fewer scenarios than this (in %) are identical on every facet.",
+)
+def conformance(
+    paths: tuple[Path, ...],
+    seed: int | None,
+    keywords: str | None,
+    shard: str | None,
+    agent_source: Path | None,
+    as_json: bool,
+    fail_under: float,
+) -> None:
+    """How closely guestsim's agent follows the published cloudbase-init, over the library.
+
+    Runs `guestsim diff` on each scenario (default: the bundled library) and prints a table:
+    one row per scenario, one column per facet (same or DIFF), and how many scenarios are
+    identical on every facet. --json prints {"scenarios": [{"name", "identical", "facets":
+    {facet: bool}}], "summary": {"scenarios", "identical", "percent"}} (its JSON Schema:
+    simulator/schemas/conformance-report.schema.json).
+
+    Exit status: 0 at least --fail-under % identical (default: all), 1 fewer, 2 bad input.
+
+    \b
+    Examples:
+      guestsim conformance
+      guestsim conformance -k clouds --json > conformance.json
+      guestsim conformance --fail-under 40
+    """
+    from guestsim.simulator.conformance import diff_scenario
+    from guestsim.simulator.conformance_report import (
+        conformance_document,
+        dumps,
+        facets_line,
+        table_header,
+        table_row,
+        totals_line,
+    )
+    from guestsim.simulator.scenario import load_scenario
+
+    upstream = _upstream_agent(agent_source)
+    scenarios = [load_scenario(path) for path in _selected_files(paths, keywords, shard)]
+    width = max(len(f"{scenario.folder}/{scenario.name}") for scenario in scenarios)
+    if not as_json:
+        click.echo(table_header(width))
+    diffs = []
+    for scenario in scenarios:
+        diffs.append(diff_scenario(scenario, upstream, seed))
+        if not as_json:
+            click.echo(table_row(diffs[-1], width))
+    if as_json:
+        click.echo(dumps(conformance_document(diffs)))
+    else:
+        click.echo(facets_line(diffs))
+        click.echo(totals_line(diffs))
+    # Exact, not the rounded percentage: 99.96 % identical is not "all" for the default.
+    identical = sum(diff.identical for diff in diffs)
+    sys.exit(EXIT_PASSED if identical * 100 >= fail_under * len(diffs) else EXIT_FAILED)
+
+
 def _is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback

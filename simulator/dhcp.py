@@ -69,6 +69,9 @@ class DhcpServer:
     address: str
     options: dict[int, bytes] = field(default_factory=dict)
     responds: bool = True
+    # Options in every offer whether the client asked or not: Azure's DHCP server hands
+    # out the wire server's address (245) to clients that never request it.
+    unsolicited: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
         _ipv4(self.address, "DHCP server address")
@@ -251,11 +254,15 @@ class SimulatedDhcpNetwork:
         reply: bytes | None = None
         answered: tuple[int, ...] | None = None
         if target is not None:
-            answered = tuple(
+            requested = tuple(
                 code
                 for i, code in enumerate(discover.requested)
                 if code in target.options and code not in discover.requested[:i]
             )
+            extra = sorted(
+                c for c in target.unsolicited if c in target.options and c not in requested
+            )
+            answered = (*requested, *extra)
             reply = _build_offer(target, discover, answered)
         record = DhcpExchange(server, source, discover.mac, discover.requested, answered)
         self._exchanges.append(record)

@@ -166,7 +166,7 @@ def judge(
     lines = diff_lines(ref.machine, machine_snapshot(result.state), "machine")
     lines += diff_lines(ref.cloud, cloud_snapshot(result.clouds), "cloud")
     lines += password_mismatches(result.state, result.clouds, username)
-    expect = {k: v for k, v in scenario.data["expect"].items() if k not in HISTORY_EXPECTATIONS}
+    expect = {k: v for k, v in scenario.expectations.items() if k not in HISTORY_EXPECTATIONS}
     lines += [f"expectation {failure}" for failure in check_expectations(expect, result)]
     return ("diverged" if lines else "converged"), lines
 
@@ -206,7 +206,7 @@ def explore_power_loss(scenario: Scenario, seed: int | None = None) -> Explorati
 
 
 def known_findings(scenario: Scenario) -> set[str]:
-    power_loss: dict[str, Any] = scenario.data["expect"].get("power_loss", {})
+    power_loss: dict[str, Any] = scenario.expectations.get("power_loss", {})
     return set(power_loss.get("known_findings", []))
 
 

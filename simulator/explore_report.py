@@ -19,6 +19,7 @@ schedules``, with one testcase per scenario.
 from __future__ import annotations
 
 import json
+import shlex
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Sequence
@@ -34,7 +35,17 @@ CONSOLE_DIFF_LINES = 6
 
 
 def replay_command(exploration: Exploration, cut: int) -> str:
-    return f"guestsim run {exploration.scenario.path.as_posix()} --power-loss-at {cut}"
+    scenario = exploration.scenario
+    return shlex.join(
+        [
+            "guestsim",
+            "run",
+            scenario.path.as_posix(),
+            "--power-loss-at",
+            str(cut),
+            *scenario.agent_options(),
+        ]
+    )
 
 
 def console_lines(exploration: Exploration) -> list[str]:

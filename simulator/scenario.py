@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Iterable, Sequence
-import dataclasses
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -81,6 +81,28 @@ class Scenario:
         source = agent.get("source")
         return agent.get("program", "guestsim"), (self.path.parent / source) if source else None
 
+    @property
+    def expectations(self) -> dict[str, Any]:
+        """What the run must show: the story's ``expect``, with ``upstream.expect`` on top
+        when the published agent runs it."""
+        expect: dict[str, Any] = self.data["expect"]
+        if self.agent_program[0] == "upstream" and "upstream" in self.data:
+            return {**expect, **self.data["upstream"]["expect"]}
+        return expect
+
+    @property
+    def upstream_difference(self) -> str | None:
+        """Why the published agent's run of this story differs (``upstream.reason``)."""
+        upstream = self.data.get("upstream")
+        return str(upstream["reason"]) if upstream else None
+
+    def agent_options(self) -> list[str]:
+        """The command-line options that run this scenario's agent, for replay commands."""
+        program, source = self.agent_program
+        if program == "guestsim":
+            return []
+        return ["--agent", program, *(["--agent-source", source.as_posix()] if source else [])]
+
     def with_agent(self, program: str, source: Path | None = None) -> Scenario:
         """The same scenario run by another agent (``guestsim run --agent``)."""
         agent = {**(self.data.get("agent") or {}), "program": program}
@@ -121,7 +143,7 @@ class Scenario:
 
     def check(self, result: RunResult, conf: AgentConfig | None = None) -> list[str]:
         conf = conf or self.conf
-        expect = self.data["expect"]
+        expect = self.expectations
         if result.unattend is not None:
             # An unattend pass may do the story's work (and its reboot) during sysprep, so
             # the number of normal boots no longer says anything about the story.
@@ -132,7 +154,7 @@ class Scenario:
         if not conf.get("allow_reboot"):
             failures = [
                 f"{failure} (the configuration has allow_reboot = false)"
-                if failure.startswith("boots:") and result.boot_count < self.data["expect"]["boots"]
+                if failure.startswith("boots:") and result.boot_count < expect.get("boots", 0)
                 else failure
                 for failure in failures
             ]

@@ -264,7 +264,8 @@ class ScheduleSearch:
             return None
         seed = ["--seed", str(self.seed)] if self.seed is not None else []
         path = self.scenario.path.as_posix()
-        return shlex.join(["guestsim", "run", path, *seed, *self.failure.schedule.options()])
+        options = [*seed, *self.failure.schedule.options(), *self.scenario.agent_options()]
+        return shlex.join(["guestsim", "run", path, *options])
 
 
 def search_schedules(scenario: Scenario, examples: int, seed: int | None = None) -> ScheduleSearch:

@@ -181,7 +181,10 @@ def _build_dhcp(scenario: Scenario) -> list[DhcpServer]:
             options[42] = encode_ipv4_list(spec["ntp_servers"])
         if "wireserver" in spec:
             options[245] = encode_ipv4_list([spec["wireserver"]])
-        servers.append(DhcpServer(spec["address"], options, spec.get("responds", True)))
+        unsolicited = frozenset({245}) if "wireserver" in spec else frozenset()
+        servers.append(
+            DhcpServer(spec["address"], options, spec.get("responds", True), unsolicited)
+        )
     return servers
 
 

@@ -27,11 +27,12 @@ class ServerCertificatesPlugin(Plugin):
 
     def execute(self, service: MetadataService | None, shared_data: SharedData) -> PluginResult:
         assert service is not None
-        certs = service.get_server_certs()
-        if certs is None:
+        # Asked twice, as upstream does: once to see whether there are any, once for the
+        # loop. On Azure each ask makes a new transport certificate and fetches them again.
+        if service.get_server_certs() is None:
             LOG.info("No server certificates found in the metadata")
             return PLUGIN_EXECUTION_DONE, False
-        for cert in certs:
+        for cert in service.get_server_certs() or []:
             store_location: str = cert["store_location"]
             store_name: str = cert["store_name"]
             # LocalMachine goes to the machine key set, CurrentUser to the agent account's

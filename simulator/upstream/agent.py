@@ -116,7 +116,7 @@ def _stage_name(stage: object) -> str:
 
 
 @contextmanager
-def _observed(manager: type, events: Callable[..., None]) -> Iterator[None]:
+def _observed(manager: Any, events: Callable[..., None]) -> Iterator[None]:
     """Report stage and plugin events from upstream's own InitManager methods."""
     if getattr(manager, "_guestsim_observed", False):
         # A respawned child process inside the parent's run: already reporting.
@@ -128,9 +128,7 @@ def _observed(manager: type, events: Callable[..., None]) -> Iterator[None]:
     stages: list[str] = []
 
     @functools.wraps(handle_stage)
-    def observed_stage(
-        self: Any, osutils: Any, service: Any, instance_id: Any, stage: Any
-    ) -> Any:
+    def observed_stage(self: Any, osutils: Any, service: Any, instance_id: Any, stage: Any) -> Any:
         if service is not None:
             events("metadata_service", name=service.get_name(), instance_id=instance_id)
         stages.append(_stage_name(stage))
@@ -157,7 +155,8 @@ def _observed(manager: type, events: Callable[..., None]) -> Iterator[None]:
     ) -> Any:
         name, stage = plugin.get_name(), stages[-1]
         execute = plugin.execute
-        started = []
+        started: list[bool] = []
+        returned: list[tuple[Any, Any]] = []
 
         def observed_execute(service: Any, shared_data: Any) -> Any:
             started.append(True)
@@ -175,9 +174,7 @@ def _observed(manager: type, events: Callable[..., None]) -> Iterator[None]:
                     error=f"{type(ex).__name__}: {ex}",
                 )
                 raise
-            events(
-                "plugin_end", stage=stage, plugin=name, success=True, status=status, reboot=bool(reboot)
-            )
+            returned.append((status, reboot))
             return status, reboot
 
         plugin.execute = observed_execute
@@ -185,6 +182,17 @@ def _observed(manager: type, events: Callable[..., None]) -> Iterator[None]:
             result = exec_plugin(self, osutils, service, plugin, instance_id, shared)
         finally:
             del plugin.execute
+        # After upstream has stored the plugin's status, as guestsim's agent reports it:
+        # the status write belongs to the plugin's run.
+        for status, reboot in returned:
+            events(
+                "plugin_end",
+                stage=stage,
+                plugin=name,
+                success=True,
+                status=status,
+                reboot=bool(reboot),
+            )
         if not started:
             events("plugin_skipped", stage=stage, plugin=name, reason="done")
         return result
@@ -210,7 +218,7 @@ _REPORTS = {
 
 
 @contextmanager
-def _observed_discovery(factory: types.ModuleType, events: Callable[..., None]) -> Iterator[None]:
+def _observed_discovery(factory: Any, events: Callable[..., None]) -> Iterator[None]:
     """Report a failed discovery, and each provisioning report the found service makes."""
     discover = factory.get_metadata_service
     if getattr(discover, "_guestsim_observed", False):
@@ -236,7 +244,9 @@ def _observed_discovery(factory: types.ModuleType, events: Callable[..., None]) 
         factory.get_metadata_service = discover
 
 
-def _reporting(report: Callable[[], Any], state: str, events: Callable[..., None]) -> Callable[[], Any]:
+def _reporting(
+    report: Callable[[], Any], state: str, events: Callable[..., None]
+) -> Callable[[], Any]:
     @functools.wraps(report)
     def reported() -> Any:
         events("provisioning_report", state=state)

@@ -11,7 +11,10 @@ not listed here stops the run as ``not_modelled`` rather than reaching the host.
 
 from __future__ import annotations
 
+import datetime as dt
+import email.message
 import http.client
+import importlib
 import io
 import ntpath
 import os
@@ -28,20 +31,22 @@ import types
 import urllib.error
 import urllib.request
 import uuid
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableSet, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
+from guestsim.agent.plugins.azureguestagent import member_target
 from guestsim.simulator.errors import NotModelled
 
 
-class DhcpLink:
+class DhcpLink(Protocol):
     """What the guest's network offers a raw socket: DHCP exchanges on the simulated LAN."""
 
-    def source_address(self, server: str | None) -> str: ...  # pragma: no cover
+    def source_address(self, server: str | None) -> str: ...
 
     def exchange(self, server: str | None, request: bytes, timeout: float) -> bytes | None: ...
 
@@ -51,7 +56,7 @@ class GuestProcess:
     """The agent process the shims act for: its OS, its network, its command line."""
 
     osutils: Any  # the fake Windows (FakeOSUtils) the adapter wraps
-    dhcp: DhcpLink
+    dhcp: DhcpLink | None
     argv: Sequence[str]
     # The machine's trace events (agent_start, plugin events ...) and the agent's version.
     events: Callable[..., None] = lambda kind, **fields: None
@@ -246,10 +251,10 @@ class GuestFile(io.BytesIO):
 
     def __init__(self, path: str, mode: str) -> None:
         osutils = current().osutils
-        self.path, self.mode = path, mode
+        self.path, self.open_mode = path, mode
         self._osutils = osutils
         self._writing = any(flag in mode for flag in "wax+")
-        if "r" in mode or "+" in mode and "w" not in mode:
+        if "r" in mode or ("+" in mode and "w" not in mode):
             if osutils.is_dir(path):
                 raise PermissionError(13, "Permission denied", path)
             if not osutils.path_exists(path):
@@ -266,7 +271,7 @@ class GuestFile(io.BytesIO):
     def close(self) -> None:
         if not self.closed and self._writing:
             # In append mode the buffer holds only what this handle wrote.
-            self._osutils.write_file(self.path, self.getvalue(), append="a" in self.mode)
+            self._osutils.write_file(self.path, self.getvalue(), append="a" in self.open_mode)
         super().close()
 
 
@@ -367,7 +372,7 @@ class _GuestRandom(_Shim):
             return getattr(current().rng, name)
         return super().__getattr__(name)
 
-    def SystemRandom(self) -> random.Random:  # noqa: N802 - the name random gives it
+    def SystemRandom(self) -> random.Random:
         return current().rng
 
 
@@ -448,6 +453,13 @@ class _GuestSubprocess(_Shim):
 # --- the network ------------------------------------------------------------------------------
 
 
+def _dhcp() -> DhcpLink:
+    link = current().dhcp
+    if link is None:
+        raise _not_modelled("a UDP socket on a machine without a simulated network")
+    return link
+
+
 class _GuestUdpSocket:
     """A UDP socket of the guest: DHCP broadcasts on the simulated network, and the
     connect-then-getsockname trick that asks which local address routes somewhere."""
@@ -472,11 +484,13 @@ class _GuestUdpSocket:
     def getsockname(self) -> tuple[str, int]:
         if self.peer is None:
             raise _not_modelled("socket.getsockname() before connect()")
-        return current().dhcp.source_address(self.peer[0]), 68
+        host = self.peer[0]
+        server = None if host in ("<broadcast>", "255.255.255.255") else host
+        return _dhcp().source_address(server), 68
 
     def sendto(self, data: bytes, address: tuple[str, int]) -> int:
         server = None if address[0] in ("<broadcast>", "255.255.255.255") else address[0]
-        self.reply = current().dhcp.exchange(server, bytes(data), self.timeout or 0.0)
+        self.reply = _dhcp().exchange(server, bytes(data), self.timeout or 0.0)
         return len(data)
 
     def recv(self, size: int) -> bytes:
@@ -519,7 +533,9 @@ class _GuestSocket(_Shim):
     def gethostname(self) -> str:
         return str(current().osutils.get_node_name())
 
-    def socket(self, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM, *args: Any) -> Any:
+    def socket(
+        self, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM, *args: Any
+    ) -> Any:
         if family == socket.AF_INET and kind == socket.SOCK_DGRAM:
             return _GuestUdpSocket()
         raise _not_modelled(f"socket.socket(family={family}, type={kind})")
@@ -551,8 +567,11 @@ class _GuestUrlRequest(_Shim):
         except requests.RequestException as ex:
             raise urllib.error.URLError(str(ex)) from ex
         if response.status_code >= 400:
+            headers = email.message.Message()
+            for name, value in response.headers.items():
+                headers[name] = value
             raise urllib.error.HTTPError(
-                target, response.status_code, response.reason or "", response.headers, None  # type: ignore[arg-type]
+                target, response.status_code, response.reason or "", headers, None
             )
         return _UrlopenResponse(response)
 
@@ -576,12 +595,20 @@ class _HttpConnection:
         self._response: requests.Response | None = None
 
     def request(
-        self, method: str, url: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
+        self,
+        method: str,
+        url: str,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         netloc = self.host if self.port in (None, 80) else f"{self.host}:{self.port}"
         try:
             self._response = requests.request(
-                method, f"http://{netloc}{url}", data=body, headers=dict(headers or {}), timeout=self.timeout
+                method,
+                f"http://{netloc}{url}",
+                data=body,
+                headers=dict(headers or {}),
+                timeout=self.timeout,
             )
         except requests.RequestException as ex:
             raise ConnectionRefusedError(111, str(ex)) from ex
@@ -663,6 +690,84 @@ class OrderedSet(MutableSet[Any]):
         return OrderedSet(item for item in self._items if item in kept)
 
 
+class _GuestZipFile(zipfile.ZipFile):
+    """A zip archive on the guest drive; extracting writes its members to the guest drive,
+    named as Python names them on Windows (no member can land outside the target)."""
+
+    def __init__(self, file: Any, mode: str = "r") -> None:
+        if mode != "r":
+            raise _not_modelled(f"zipfile.ZipFile(mode={mode!r})")
+        if isinstance(file, (str, os.PathLike)):
+            file = GuestFile(os.fspath(file), "r")
+        super().__init__(file, "r")
+
+    def _members(self, members: Iterable[Any] | None) -> list[zipfile.ZipInfo]:
+        if members is None:
+            return self.infolist()
+        return [m if isinstance(m, zipfile.ZipInfo) else self.getinfo(m) for m in members]
+
+    def extract(self, member: Any, path: Any = None, pwd: bytes | None = None) -> str:
+        (info,) = self._members([member])
+        target = os.fspath(path) if path is not None else _guest_os.getcwd()
+        destination = member_target(target, info.filename) or target
+        osutils = current().osutils
+        if info.is_dir():
+            osutils.make_dirs(destination)
+        else:
+            osutils.make_dirs(ntpath.dirname(destination))
+            osutils.write_file(destination, self.read(info, pwd))
+        return destination
+
+    def extractall(
+        self, path: Any = None, members: Iterable[Any] | None = None, pwd: bytes | None = None
+    ) -> None:
+        for info in self._members(members):
+            self.extract(info, path, pwd)
+
+
+class _GuestZipfile(_Shim):
+    real = zipfile
+    passthrough = ("ZipInfo", "BadZipFile", "BadZipfile", "ZIP_STORED", "ZIP_DEFLATED")
+    ZipFile = _GuestZipFile
+
+
+class _GuestDatetime(_Shim):
+    """``datetime`` whose ``now()`` is the guest's clock (kept in UTC in the simulation):
+    upstream stamps the Azure guest agent's install time and times DHCP waits with it."""
+
+    real = dt
+    passthrough = ("date", "time", "timedelta", "timezone", "tzinfo", "MINYEAR", "MAXYEAR", "UTC")
+
+    class datetime(dt.datetime):  # the class keeps the name the module gives it
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
+            now: dt.datetime = current().osutils.utc_now()
+            return now.astimezone(tz) if tz is not None else now.replace(tzinfo=None)
+
+        @classmethod
+        def utcnow(cls) -> dt.datetime:  # type: ignore[override]
+            return current().osutils.utc_now().replace(tzinfo=None)  # type: ignore[no-any-return]
+
+        @classmethod
+        def today(cls) -> dt.datetime:  # type: ignore[override]
+            return cls.now()
+
+
+class _GuestUntangle(types.ModuleType):
+    """``untangle`` that reads a guest path: upstream hands it ovf-env.xml's path, which it
+    would otherwise look for on the host."""
+
+    def parse(self, source: Any, **features: Any) -> Any:
+        untangle = importlib.import_module("untangle")
+        osutils = current().osutils
+        if isinstance(source, str) and osutils.path_exists(source) and not osutils.is_dir(source):
+            source = io.BytesIO(bytes(osutils.read_file(source)))
+        return untangle.parse(source, **features)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(importlib.import_module("untangle"), name)
+
+
 def _guest_module_from_path(module_name: str, path: str) -> types.ModuleType:
     """A Python file on the guest drive imported into the agent (part handlers)."""
     return current().osutils.load_python_module(path)  # type: ignore[no-any-return]
@@ -686,12 +791,17 @@ _SUBSTITUTES: dict[int, object] = {
     id(subprocess): _GuestSubprocess("subprocess"),
     id(urllib.request): _GuestUrlRequest("urllib.request"),
     id(sys.modules["http"]): _GuestHttp("http"),
+    id(dt): _GuestDatetime("datetime"),
+    id(zipfile): _GuestZipfile("zipfile"),
+    id(dt.datetime): _GuestDatetime.datetime,
 }
 
 
 # Functions of one upstream module that reach the host's file system by another way.
 _FUNCTION_SUBSTITUTES: dict[str, dict[str, object]] = {
     "cloudbaseinit.utils.classloader": {"load_module_from_path": _guest_module_from_path},
+    "cloudbaseinit.metadata.services.azureservice": {"untangle": _GuestUntangle("untangle")},
+    "cloudbaseinit.metadata.services.ovfservice": {"untangle": _GuestUntangle("untangle")},
 }
 
 

@@ -137,9 +137,7 @@ class _UpstreamFinder(importlib.abc.MetaPathFinder):
         if fullname in STANDINS:
             return importlib.util.spec_from_loader(fullname, _StandInLoader(STANDINS[fullname]))
         if top in WINDOWS_ONLY:
-            return importlib.util.spec_from_loader(
-                fullname, _StandInLoader(None), is_package=True
-            )
+            return importlib.util.spec_from_loader(fullname, _StandInLoader(None), is_package=True)
         if top != PACKAGE:
             return None
         where = self.search_path if fullname == PACKAGE else path
@@ -195,15 +193,15 @@ def upstream_modules(source: str | Path | None = None) -> Iterator[types.ModuleT
     cfg.CONF = cfg.ConfigOpts()
     # oslo.log's option registration hangs a stderr handler on the root logger; upstream's
     # records go to the machine's log only, and the host's logging is left as it was.
-    root = logging.getLogger()
-    root_handlers = list(root.handlers)
+    root_logger = logging.getLogger()
+    root_handlers = list(root_logger.handlers)
     upstream_logger = logging.getLogger(PACKAGE)
     upstream_logger.propagate = False
     try:
         yield importlib.import_module(PACKAGE)
     finally:
         upstream_logger.propagate = True
-        root.handlers[:] = root_handlers
+        root_logger.handlers[:] = root_handlers
         cfg.CONF = global_conf
         sys.meta_path.remove(finder)
         for name in [name for name in sys.modules if _ours(name)]:

@@ -68,7 +68,7 @@ def library_keys() -> list[str]:
 
 def schema_keys() -> set[str]:
     text = resources.files("guestsim.simulator").joinpath("schemas/scenario.schema.json")
-    keys = set(json.loads(text.read_text())["$defs"]["expect"]["properties"])
+    keys = set(json.loads(text.read_text())["$defs"]["expect_fields"]["properties"])
     # Judged by the power-loss explorer over many runs, not by one run's checker: its
     # tests are tests/simulator/test_explore.py.
     return keys - {"power_loss"}

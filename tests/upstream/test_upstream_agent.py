@@ -45,7 +45,7 @@ def test_the_published_agent_boots_the_openstack_story_to_its_end() -> None:
 def test_nothing_of_the_published_agent_is_left_in_the_process_afterwards() -> None:
     before_modules = set(sys.modules)
     root_handlers = list(logging.getLogger().handlers)
-    temp_before = set(os.listdir(tempfile.gettempdir()))
+    temp_before = set(Path(tempfile.gettempdir()).iterdir())
 
     _upstream_run(OPENSTACK)
 
@@ -56,7 +56,7 @@ def test_nothing_of_the_published_agent_is_left_in_the_process_afterwards() -> N
     assert left == set()
     assert stand_ins == set()
     assert logging.getLogger().handlers == root_handlers
-    assert set(os.listdir(tempfile.gettempdir())) - temp_before == set()
+    assert set(Path(tempfile.gettempdir()).iterdir()) - temp_before == set()
 
 
 def test_the_same_scenario_and_seed_give_the_same_trace_twice() -> None:

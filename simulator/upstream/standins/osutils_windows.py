@@ -7,6 +7,9 @@ only what upstream reaches for beyond that interface is translated here.
 
 from __future__ import annotations
 
+import functools
+import importlib
+from collections.abc import Callable
 from typing import Any
 
 from guestsim.agent import osutils as interface
@@ -45,6 +48,23 @@ UPSTREAM_METHODS = frozenset(
 )  # fmt: skip
 
 
+def _raising_upstream_errors(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` raising upstream's "not found" exception where the fake raises its own:
+    upstream's plugins catch that one (a page file's missing mount point, an absent
+    ephemeral disk) and go on."""
+
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except interface.ItemNotFound as ex:
+            # The session's own module: the class upstream's code catches in this run.
+            exception = importlib.import_module("cloudbaseinit.exception")
+            raise exception.ItemNotFoundException(str(ex)) from ex
+
+    return call
+
+
 class WindowsUtils:
     """Upstream's ``WindowsUtils``: every call goes to the fake Windows of the process."""
 
@@ -70,7 +90,7 @@ class WindowsUtils:
 
     def __getattr__(self, name: str) -> Any:
         if name in UPSTREAM_METHODS:
-            return getattr(self._os, name)
+            return _raising_upstream_errors(getattr(self._os, name))
         raise NotModelled(f"upstream agent uses osutils.{name}")
 
     def wait_for_boot_completion(self) -> None:
