@@ -196,7 +196,6 @@ class InitManager:
                 VERSION_CHECK_URL,
                 params={"p": "Cloudbase-Init", "v": AGENT_VERSION},
                 headers={"User-Agent": "Cloudbase-Init"},
-                timeout=10,
             )
             response.raise_for_status()
             new_version = response.json().get("new_version")

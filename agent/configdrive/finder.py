@@ -3,8 +3,21 @@
 Upstream 1.1.9 walks types ``iso`` then ``vfat`` and, for each, locations ``cdrom``,
 ``hdd``, ``partition`` (de-duplicated and sorted, so the order never depends on hash
 seeds). The first pair that yields a drive wins; a failure of one pair is logged and
-the search goes on. What is found is copied into a fresh folder under the agent's
-temporary folder, which the service removes in ``cleanup()``.
+the search goes on.
+
+What the search does to the guest follows upstream step for step, so the two agents'
+traces line up:
+
+* before anything is searched, an empty ``tmp`` + 8 random characters folder is made in
+  the agent's temporary folder (the target); when nothing is found it stays there;
+* a drive found on a mounted volume (CD-ROM or partition) replaces the empty target with
+  a copy of the volume's tree: the target is removed, then made again by the copy, which
+  creates each folder before what it holds, entries in case-insensitive name order;
+* a raw ISO image (on a disk or in a partition) is first copied into
+  ``%TEMP%\\<uuid4>.iso`` (one name per set of devices searched), its files are then
+  written into the target, and the copy is removed once the devices have been tried;
+* a raw FAT disk's files are written straight into the target;
+* the service removes the target in ``cleanup()``.
 
 CD-ROM and mounted-volume candidates are read through the OS (label, files). Raw disks
 and partitions are parsed here from their bytes. Upstream extracts those with
@@ -20,7 +33,8 @@ import uuid
 from collections.abc import Callable
 
 from guestsim.agent.configdrive import errors, fat, iso9660, partitions
-from guestsim.agent.osutils import OSUtilsError
+from guestsim.agent.configdrive._common import window
+from guestsim.agent.osutils import OSUtils, OSUtilsError
 from guestsim.agent.plugins.base import AgentContext
 
 LOG = logging.getLogger(__name__)
@@ -31,6 +45,15 @@ ISO_SIGNATURE_OFFSET = 0x8001
 ISO_MIN_DEVICE_SIZE = 0x8082
 # Windows services start in %SystemRoot%\system32; relative tool paths resolve there.
 SERVICE_WORKING_DIR = "C:\\Windows\\system32"
+# The target folder's name: a prefix and random characters from this alphabet, as the
+# temporary folders Python makes are named.
+TEMP_FOLDER_PREFIX = "tmp"
+TEMP_NAME_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789_"
+TEMP_NAME_LENGTH = 8
+# The raw ISO copy is read in chunks of this size; a copy larger than the ceiling is
+# refused rather than held in memory.
+ISO_COPY_CHUNK = 1024 * 1024
+MAX_ISO_COPY_BYTES = 256 * 1024 * 1024
 
 Tree = dict[str, bytes]
 
@@ -60,6 +83,28 @@ def search_order(context: AgentContext) -> list[tuple[str, str]]:
     return [(kind, where) for kind in sorted(types) for where in sorted(locations)]
 
 
+def random_name(osutils: OSUtils, length: int, alphabet: str = TEMP_NAME_ALPHABET) -> str:
+    """``length`` characters drawn uniformly from ``alphabet`` with the OS's random bytes
+    (a byte that would favour the first characters is drawn again)."""
+    accepted = 256 - 256 % len(alphabet)
+    chars: list[str] = []
+    while len(chars) < length:
+        for byte in osutils.random_bytes(length - len(chars)):
+            if byte < accepted:
+                chars.append(alphabet[byte % len(alphabet)])
+    return "".join(chars)
+
+
+def make_temp_folder(osutils: OSUtils) -> str:
+    """A new, empty folder ``tmp<8 random characters>`` in the temporary folder."""
+    parent = osutils.get_temp_dir().rstrip("\\")
+    while True:
+        folder = f"{parent}\\{TEMP_FOLDER_PREFIX}{random_name(osutils, TEMP_NAME_LENGTH)}"
+        if not osutils.path_exists(folder):
+            osutils.make_dirs(folder)
+            return folder
+
+
 class ConfigDriveFinder:
     def __init__(
         self,
@@ -74,6 +119,8 @@ class ConfigDriveFinder:
         # Relative to the drive root, with Windows separators.
         self.metadata_file = metadata_file.replace("/", "\\")
         self.validate = validate
+        # The folder the drive's files end up in; made by find().
+        self.target: str | None = None
 
     def _check_metadata(self, device: str, data: bytes | None) -> None:
         if data is None:
@@ -91,31 +138,36 @@ class ConfigDriveFinder:
     # --- the search ------------------------------------------------------------------------
 
     def find(self) -> str | None:
-        """The folder holding the drive's files, or None when no candidate matched."""
-        handlers: dict[tuple[str, str], Callable[[], Tree | str | None]] = {
+        """The folder holding the drive's files, or None when no candidate matched.
+
+        The (empty) target folder is made first, whatever is found; when nothing is, it
+        is left in place, as upstream leaves it.
+        """
+        handlers: dict[tuple[str, str], Callable[[str], bool]] = {
             ("iso", "cdrom"): self._cdrom_iso,
             ("iso", "hdd"): self._hdd_iso,
             ("iso", "partition"): self._partition_iso,
             ("vfat", "hdd"): self._hdd_vfat,
             ("vfat", "partition"): self._partition_vfat,
         }
-        for kind, where in search_order(self.context):
+        order = search_order(self.context)
+        target = self.target = make_temp_folder(self.osutils)
+        for kind, where in order:
             handler = handlers.get((kind, where))
             if handler is None:
                 LOG.debug("Config drive type %s is not searched at %s", kind, where)
                 continue
             try:
-                found = handler()
+                found = handler(target)
             except (errors.MediaError, OSUtilsError, OSError, ValueError) as ex:
                 LOG.warning("Config drive search %s/%s failed: %s", kind, where, ex)
                 self._event(kind, where, "error", error=f"{type(ex).__name__}: {ex}")
                 continue
-            if found is None:
+            if not found:
                 self._event(kind, where, "not_found")
                 continue
-            folder = found if isinstance(found, str) else self._extract(found)
             self._event(kind, where, "found")
-            return folder
+            return target
         return None
 
     def _event(self, kind: str, where: str, result: str, **fields: object) -> None:
@@ -128,31 +180,32 @@ class ConfigDriveFinder:
             **fields,
         )
 
-    def _new_folder(self) -> str:
-        name = uuid.UUID(bytes=self.osutils.random_bytes(16), version=4)
-        folder = f"{self.osutils.get_temp_dir()}\\{name}"
-        self.osutils.make_dirs(folder)
-        return folder
+    # --- writing into the target -------------------------------------------------------------
 
-    def _extract(self, tree: Tree) -> str:
-        folder = self._new_folder()
+    def _write_tree(self, target: str, tree: Tree) -> None:
+        """An extracted tree into the target, over what is there: files in path order,
+        each file's folder made just before it."""
         for relative, data in sorted(tree.items()):
             parts = relative.split("/")
             if len(parts) > 1:
-                self.osutils.make_dirs(folder + "\\" + "\\".join(parts[:-1]))
-            self.osutils.write_file(folder + "\\" + "\\".join(parts), data)
-        return folder
+                self.osutils.make_dirs(target + "\\" + "\\".join(parts[:-1]))
+            self.osutils.write_file(target + "\\" + "\\".join(parts), data)
 
-    def _copy_volume(self, root: str) -> str:
-        folder = self._new_folder()
-        self._copy_dir(root.rstrip("\\"), folder)
-        return folder
+    def _replace_with_copy(self, root: str, target: str) -> None:
+        """The empty target removed, then made again as a copy of the volume ``root``."""
+        if not self.osutils.is_dir(target):
+            raise errors.MediaError(target, "the target folder is missing")
+        if self.osutils.list_dir(target):
+            raise errors.MediaError(target, "the target folder is not empty")
+        self.osutils.remove_path(target)
+        self._copy_dir(root.rstrip("\\"), target)
 
     def _copy_dir(self, source: str, target: str) -> None:
-        for name in self.osutils.list_dir(source + "\\"):
+        # The folder first, then its entries in the case-insensitive order Windows lists.
+        self.osutils.make_dirs(target)
+        for name in sorted(self.osutils.list_dir(source + "\\"), key=str.lower):
             path, destination = f"{source}\\{name}", f"{target}\\{name}"
             if self.osutils.is_dir(path):
-                self.osutils.make_dirs(destination)
                 self._copy_dir(path, destination)
             else:
                 self.osutils.write_file(destination, self.osutils.read_file(path))
@@ -167,96 +220,168 @@ class ConfigDriveFinder:
         if not self.osutils.path_exists(path):
             raise errors.MediaError(f"{path} does not exist (option {option})")
 
-    def _reader(self, device: str, base: int = 0) -> Callable[[int, int], bytes]:
-        return lambda offset, length: self.osutils.read_device(device, base + offset, length)
+    def _reader(self, device: str) -> Callable[[int, int], bytes]:
+        return lambda offset, length: self.osutils.read_device(device, offset, length)
 
     # --- the candidates ----------------------------------------------------------------------
 
     def _label_matches(self, label: str | None) -> bool:
         return label is not None and label.lower() == self.label.lower()
 
-    def _mounted(self, kind: str, where: str, roots: list[str]) -> str | None:
+    def _mounted(self, kind: str, where: str, roots: list[str], target: str) -> bool:
         """The first mounted volume with the label and valid metadata, copied out."""
 
-        def probe(root: str) -> Tree | None:
+        def probe(root: str) -> bool:
             if not self._label_matches(self.osutils.get_volume_label(root)):
-                return None
+                return False
             if not self.osutils.path_exists(root + self.metadata_file):
-                return None
+                return False
             self._check_metadata(root, self.osutils.read_file(root + self.metadata_file))
-            return {}
+            return True
 
         for root in roots:
-            if self._each_device(kind, where, [root], probe) is not None:
-                return self._copy_volume(root)
-        return None
+            if self._each_device(kind, where, [root], probe):
+                self._replace_with_copy(root, target)
+                return True
+        return False
 
-    def _cdrom_iso(self) -> str | None:
-        return self._mounted("iso", "cdrom", self.osutils.get_cdrom_drives())
-
-    def _raw_iso(self, device: str, read: Callable[[int, int], bytes]) -> Tree | None:
-        if read(ISO_SIGNATURE_OFFSET, 5) != b"CD001":
-            return None
-        self._require_tool("bsdtar_path")
-        size = iso9660.iso_image_size(read)
-
-        def bounded(offset: int, length: int) -> bytes:
-            # Upstream copies exactly the computed size before extracting it.
-            return read(offset, max(0, min(length, size - offset)))
-
-        return self._checked_tree(device, iso9660.read_iso_tree(bounded, device))
+    def _cdrom_iso(self, target: str) -> bool:
+        return self._mounted("iso", "cdrom", self.osutils.get_cdrom_drives(), target)
 
     def _each_device(
-        self, kind: str, where: str, devices: list[str], probe: Callable[[str], Tree | None]
-    ) -> Tree | None:
-        """The first device ``probe`` finds a drive on; a damaged one is reported, skipped."""
+        self, kind: str, where: str, devices: list[str], probe: Callable[[str], bool]
+    ) -> bool:
+        """True once ``probe`` finds a drive on a device; a damaged one is reported, skipped."""
         for device in devices:
             try:
-                tree = probe(device)
+                if probe(device):
+                    return True
             except errors.MediaError as ex:
                 LOG.warning("Config drive candidate %s is unusable: %s", device, ex)
                 self._event(kind, where, "error", device=device, error=f"{type(ex).__name__}: {ex}")
-                continue
-            if tree is not None:
-                return tree
-        return None
+        return False
 
-    def _hdd_iso(self) -> Tree | None:
-        def probe(disk: str) -> Tree | None:
-            if self.osutils.get_device_size(disk) <= ISO_MIN_DEVICE_SIZE:
-                return None
-            return self._raw_iso(disk, self._reader(disk))
+    # --- raw ISO images -------------------------------------------------------------------
 
-        return self._each_device("iso", "hdd", self.osutils.get_physical_disks(), probe)
+    def _iso_copy_path(self) -> str:
+        """Where a raw ISO image is copied before extraction: a uuid4 name in %TEMP%."""
+        name = uuid.UUID(bytes=self.osutils.random_bytes(16), version=4)
+        return f"{self.osutils.get_temp_dir().rstrip(chr(92))}\\{name}.iso"
 
-    def _partition_iso(self) -> Tree | None:
-        def probe(disk: str) -> Tree | None:
+    @staticmethod
+    def _copy_image(read: Callable[[int, int], bytes], size: int) -> bytes:
+        """The first ``size`` bytes of the device (fewer when it ends first)."""
+        chunks: list[bytes] = []
+        offset = 0
+        while offset < size:
+            data = read(offset, min(ISO_COPY_CHUNK, size - offset))
+            if not data:
+                break
+            chunks.append(data)
+            offset += len(data)
+        return b"".join(chunks)
+
+    def _raw_iso(
+        self,
+        device: str,
+        read: Callable[[int, int], bytes],
+        device_size: int,
+        iso_path: str,
+        target: str,
+    ) -> bool:
+        """A raw ISO image on ``device``: copied to ``iso_path``, then its files written
+        into the target (after the bsdtar precondition and the metadata check)."""
+        if device_size <= ISO_MIN_DEVICE_SIZE:
+            return False
+        if read(ISO_SIGNATURE_OFFSET, 5) != b"CD001":
+            return False
+        size = iso9660.iso_image_size(read, device)
+        if min(size, device_size) > MAX_ISO_COPY_BYTES:
+            raise errors.LimitExceeded(
+                device, f"the ISO image to copy is over {MAX_ISO_COPY_BYTES} bytes"
+            )
+        image = b""
+        if size:
+            # Upstream copies exactly the computed size before extracting it.
+            image = self._copy_image(read, size)
+            self.osutils.write_file(iso_path, image)
+        self._require_tool("bsdtar_path")
+
+        def copied(offset: int, length: int) -> bytes:
+            return image[offset : offset + length] if offset >= 0 and length > 0 else b""
+
+        tree = self._checked_tree(device, iso9660.read_iso_tree(copied, device))
+        self._write_tree(target, tree)
+        return True
+
+    def _remove_iso_copy(self, iso_path: str) -> None:
+        if self.osutils.path_exists(iso_path) and not self.osutils.is_dir(iso_path):
+            self.osutils.remove_path(iso_path)
+
+    def _hdd_iso(self, target: str) -> bool:
+        iso_path = self._iso_copy_path()
+
+        def probe(disk: str) -> bool:
+            size = self.osutils.get_device_size(disk)
+            return self._raw_iso(disk, self._reader(disk), size, iso_path, target)
+
+        try:
+            return self._each_device("iso", "hdd", self.osutils.get_physical_disks(), probe)
+        finally:
+            self._remove_iso_copy(iso_path)
+
+    def _partition_iso(self, target: str) -> bool:
+        def probe(disk: str) -> bool:
             read = self._reader(disk)
             size = self.osutils.get_device_size(disk)
-            for part in partitions.read_partitions(read, disk, size):
-                device = f"{disk} partition {part.index}"
-                tree = self._raw_iso(device, self._reader(disk, part.offset))
-                if tree is not None:
-                    return tree
-            return None
+            found = partitions.read_partitions(read, disk, size)
+            # One copy name per disk, drawn once its partitions are known.
+            iso_path = self._iso_copy_path()
+            try:
+                return self._each_partition(disk, found, iso_path, target)
+            finally:
+                self._remove_iso_copy(iso_path)
 
         return self._each_device("iso", "partition", self.osutils.get_physical_disks(), probe)
 
-    def _hdd_vfat(self) -> Tree | None:
+    def _each_partition(
+        self, disk: str, found: list[partitions.Partition], iso_path: str, target: str
+    ) -> bool:
+        """The first partition of ``disk`` holding a raw ISO image; a damaged one is
+        reported under its disk and the next partition tried."""
+        read = self._reader(disk)
+        for part in found:
+            device = f"{disk} partition {part.index}"
+            try:
+                if self._raw_iso(
+                    device, window(read, part.offset, part.size), part.size, iso_path, target
+                ):
+                    return True
+            except errors.MediaError as ex:
+                LOG.warning("Config drive candidate %s is unusable: %s", device, ex)
+                self._event(
+                    "iso", "partition", "error", device=disk, error=f"{type(ex).__name__}: {ex}"
+                )
+        return False
+
+    # --- FAT --------------------------------------------------------------------------------
+
+    def _hdd_vfat(self, target: str) -> bool:
         self._require_tool("mtools_path", "mlabel.exe")
 
-        def probe(disk: str) -> Tree | None:
+        def probe(disk: str) -> bool:
             read = self._reader(disk)
             try:
                 label = fat.fat_volume_label(read)
             except errors.NotThisFormat:
-                return None
+                return False
             # mlabel prints the label as stored; upstream accepts exactly upper or lower case.
-            if label in (self.label.upper(), self.label.lower()):
-                return self._checked_tree(disk, fat.read_fat_tree(read, disk))
-            return None
+            if label not in (self.label.upper(), self.label.lower()):
+                return False
+            self._write_tree(target, self._checked_tree(disk, fat.read_fat_tree(read, disk)))
+            return True
 
         return self._each_device("vfat", "hdd", self.osutils.get_physical_disks(), probe)
 
-    def _partition_vfat(self) -> str | None:
-        return self._mounted("vfat", "partition", self.osutils.get_volumes())
+    def _partition_vfat(self, target: str) -> bool:
+        return self._mounted("vfat", "partition", self.osutils.get_volumes(), target)

@@ -10,7 +10,6 @@ licensing, user data) is read from the drive tagged with a well-known ``.tag`` f
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import ipaddress
 import logging
 import ntpath
@@ -18,15 +17,10 @@ import xml.etree.ElementTree as ET
 from typing import Any
 from xml.parsers import expat
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import pkcs7
-from cryptography.x509.oid import NameOID
-
 from guestsim.agent import dhcp
 from guestsim.agent.metadata.base import HttpMetadataService, NotExistingMetadataException
 from guestsim.agent.plugins.base import AgentContext
+from guestsim.agent.windows.x509 import STORE_LOCATION_LOCAL_MACHINE
 
 LOG = logging.getLogger(__name__)
 
@@ -52,9 +46,7 @@ HEALTH_PATH = "machine?comp=health"
 ROLE_PROPERTIES_PATH = "machine?comp=roleProperties"
 
 CERTIFICATES_FORMAT = "Pkcs7BlobWithPfxContents"
-TRANSPORT_CERT_SUBJECT = "Cloudbase-Init AzureService Transport"
-TRANSPORT_CERT_KEY_BITS = 2048
-TRANSPORT_CERT_VALIDITY = dt.timedelta(days=365)
+TRANSPORT_CERT_SUBJECT = "CN=Cloudbase-Init AzureService Transport"
 
 PROVISIONING_TAG_FILE = "E6DA6616-8EC4-48E0-BE93-58CE6ACE3CFB.tag"
 OVF_ENV_FILE = "ovf-env.xml"
@@ -359,57 +351,45 @@ class AzureService(HttpMetadataService):
         self._check_version_header()
         return _document(self._wire_request(url), "HostingEnvironmentConfig")
 
-    def _transport_certificate(self) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
-        # Upstream keeps this certificate in the Windows store named by
-        # [azure] transport_cert_store_name while it waits for the answer. The guest
-        # boundary has no certificate store, so here it only lives in memory; its key is
-        # the one thing that is not derived from the seed, and it never reaches a trace.
-        LOG.debug(
-            "Creating a transport certificate (store %r)",
-            self.conf.get("transport_cert_store_name", GROUP),
-        )
-        key = rsa.generate_private_key(public_exponent=65537, key_size=TRANSPORT_CERT_KEY_BITS)
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, TRANSPORT_CERT_SUBJECT)])
-        now = self.osutils.utc_now()
-        serial = (int.from_bytes(self.osutils.random_bytes(16), "big") >> 1) | 1
-        certificate = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(key.public_key())
-            .serial_number(serial)
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + TRANSPORT_CERT_VALIDITY)
-            .sign(key, hashes.SHA256())
-        )
-        return key, certificate
-
     def _fetch_pfx(self, url: str) -> bytes:
-        key, certificate = self._transport_certificate()
-        encoded = base64.b64encode(certificate.public_bytes(serialization.Encoding.DER))
-        header = encoded.decode("ascii").replace("\r", "").replace("\n", "")
-        self._check_version_header()
-        answer = _document(
-            self._wire_request(url, headers={HEADER_TRANSPORT_CERT: header}), "CertificateFile"
+        # A transport certificate lives in the [azure] transport_cert_store_name store of
+        # the machine while the answer is awaited, and is removed whatever happens.
+        store: str = self.conf.get("transport_cert_store_name", GROUP)
+        thumbprint = self.osutils.create_self_signed_cert(
+            TRANSPORT_CERT_SUBJECT, store, STORE_LOCATION_LOCAL_MACHINE
         )
-        data_format = _text(_child(answer, "Format"))
-        if data_format != CERTIFICATES_FORMAT:
-            raise AzureMetadataError(f"unsupported certificates format {data_format!r}")
-        enveloped = base64.b64decode(_text(_child(answer, "Data")))
-        pfx: bytes = pkcs7.pkcs7_decrypt_der(enveloped, certificate, key, [])
-        return pfx
+        try:
+            der = self.osutils.export_certificate(thumbprint, STORE_LOCATION_LOCAL_MACHINE, store)
+            header = base64.b64encode(der).decode("ascii")
+            self._check_version_header()
+            answer = _document(
+                self._wire_request(url, headers={HEADER_TRANSPORT_CERT: header}),
+                "CertificateFile",
+            )
+            data_format = _text(_child(answer, "Format"))
+            if data_format != CERTIFICATES_FORMAT:
+                raise AzureMetadataError(f"unsupported certificates format {data_format!r}")
+            enveloped = base64.b64decode(_text(_child(answer, "Data")))
+            return self.osutils.decrypt_enveloped_data(
+                enveloped, thumbprint, STORE_LOCATION_LOCAL_MACHINE, store
+            )
+        finally:
+            self.osutils.delete_certificate_from_store(
+                thumbprint, STORE_LOCATION_LOCAL_MACHINE, store
+            )
 
     def get_server_certs(self) -> list[dict[str, Any]]:
         certificates_url = self._role_config_url("Certificates")
         if not certificates_url:
             return []
+        # Not cached: every call fetches the certificates again with a new transport cert,
+        # and only then the hosting environment that says where they go, as upstream.
+        pfx = self._fetch_pfx(certificates_url)
         hosting = self._hosting_environment(
             _text(_child(self._role_instance(), "Configuration", "HostingEnvironmentConfig"))
         )
         stored = _optional_child(hosting, "StoredCertificates")
         entries = [] if stored is None else _children(stored, "StoredCertificate")
-        # Not cached: every call fetches the certificates again with a new transport cert.
-        pfx = self._fetch_pfx(certificates_url)
         certs = []
         for entry in entries:
             level = entry.get("configurationLevel", "")

@@ -22,6 +22,7 @@ T = TypeVar("T")
 LINK_LOCAL_PREFIX = "169.254."
 ROUTE_CHECK_MIN_WINDOWS = (6, 0)
 ROUTE_CHECK_TRIES = 3
+HTTP_ERROR_STATUS = 400
 HOST_ROUTE_MASK = "255.255.255.255"
 HOST_ROUTE_METRIC = 10
 
@@ -218,16 +219,19 @@ class MetadataService:
 
 
 def _answers(url: str) -> bool:
-    """Whether a plain GET of ``url`` gets any answer in ``ROUTE_CHECK_TRIES`` tries."""
+    """Whether a plain GET of ``url`` succeeds in ``ROUTE_CHECK_TRIES`` tries."""
     for attempt in range(1, ROUTE_CHECK_TRIES + 1):
         LOG.debug("Checking URL %s (try %d of %d)", url, attempt, ROUTE_CHECK_TRIES)
         try:
-            # No timeout and no status check, as upstream: an error status is an answer.
-            requests.get(url)
+            # No timeout, as upstream; and as upstream's urllib check, an error status
+            # (401 from an IMDSv2-only EC2, 404 from Oracle's root) counts as no answer.
+            response = requests.get(url)
         except Exception as ex:
             LOG.debug("No answer from %s: %s", url, ex)
             continue
-        return True
+        if response.status_code < HTTP_ERROR_STATUS:
+            return True
+        LOG.debug("No answer from %s: HTTP %d", url, response.status_code)
     return False
 
 
@@ -271,10 +275,10 @@ class HttpMetadataService(MetadataService):
 
         On Windows 6.0 or later with a ``169.254.x.x`` metadata host and no route to it:
         GET the base URL up to three times (plain GETs: no headers of the service's own,
-        requests' default TLS check, no timeout), and only if none gets an answer (any
-        status is one) add a /32 route to the host through the default gateway, metric
-        10. A failure to add it is logged and ignored. The services that do this call it
-        at the start of ``load()``.
+        requests' default TLS check, no timeout), and only if none gets an answer (an
+        error status counts as none, like a connection error) add a /32 route to the
+        host through the default gateway, metric 10. A failure to add it is logged and
+        ignored. The services that do this call it at the start of ``load()``.
         """
         if not self.conf.get("add_metadata_private_ip_route", self._group):
             return

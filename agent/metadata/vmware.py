@@ -123,11 +123,12 @@ class VMwareGuestInfoService(MetadataService):
         return stdout
 
     def _guest_data(self, key: str) -> bytes:
+        # The value is asked for first and its encoding second, as upstream does; an
+        # unknown encoding fails the load only once both have been read.
+        value = self._guestinfo_value(key)
         encoding = self._guestinfo_value(f"{key}{ENCODING_SUFFIX}")
         encoding_name = None if encoding is None else encoding.decode("utf-8", "replace")
-        # The encoding is checked before the value is read: an unknown one fails the load.
-        encoding_steps(encoding_name)
-        return decode_guestinfo(self._guestinfo_value(key), encoding_name)
+        return decode_guestinfo(value, encoding_name)
 
     # --- getters ------------------------------------------------------------------------------
 

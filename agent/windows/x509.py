@@ -46,3 +46,35 @@ class CertificateStore(Protocol):
         """Add the certificates (with their private key) of a password-less PKCS#12 to the
         store; an unknown location or undecodable data raises."""
         ...
+
+    def export_certificate(
+        self,
+        thumbprint: str,
+        store_location: str = STORE_LOCATION_LOCAL_MACHINE,
+        store_name: str = STORE_NAME_MY,
+    ) -> bytes:
+        """The DER encoding of the certificate with that thumbprint in the store; an absent
+        one raises ``ItemNotFound``."""
+        ...
+
+    def delete_certificate_from_store(
+        self,
+        thumbprint: str,
+        store_location: str = STORE_LOCATION_LOCAL_MACHINE,
+        store_name: str = STORE_NAME_MY,
+    ) -> None:
+        """Remove the certificate with that thumbprint from the store; an absent one raises
+        ``ItemNotFound``."""
+        ...
+
+    def decrypt_enveloped_data(
+        self,
+        data: bytes,
+        thumbprint: str,
+        store_location: str = STORE_LOCATION_LOCAL_MACHINE,
+        store_name: str = STORE_NAME_MY,
+    ) -> bytes:
+        """The content of a DER PKCS#7 enveloped message, decrypted with the private key of
+        that certificate in the store (as CryptDecodeMessage with the store); no such
+        certificate raises ``ItemNotFound``, no key or undecryptable data raises."""
+        ...

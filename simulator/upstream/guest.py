@@ -297,6 +297,9 @@ def guest_open(
     return io.TextIOWrapper(raw, encoding=encoding or "utf-8", errors=errors, newline=newline)
 
 
+_TEMP_NAME_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+
+
 class _GuestTempfile(_Shim):
     real = tempfile
 
@@ -306,8 +309,10 @@ class _GuestTempfile(_Shim):
     def mkdtemp(self, suffix: str = "", prefix: str = "tmp", dir: str | None = None) -> str:
         osutils = current().osutils
         parent = dir or self.gettempdir()
+        rng = current().rng
         while True:
-            name = prefix + current().rng.getrandbits(40).to_bytes(5, "big").hex() + suffix
+            # Eight characters from the alphabet Python's tempfile draws its names from.
+            name = prefix + "".join(rng.choice(_TEMP_NAME_CHARACTERS) for _ in range(8)) + suffix
             path = ntpath.join(parent, name)
             if not osutils.path_exists(path):
                 osutils.make_dirs(path)

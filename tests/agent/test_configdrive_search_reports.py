@@ -11,6 +11,7 @@ as well.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -374,13 +375,14 @@ def test_a_relative_bsdtar_path_finds_the_tool_in_system32() -> None:
 
 
 def copied(result: RunResult) -> list[str]:
-    """The files written into the drive's temporary copy, relative to its folder."""
+    """The files written into the drive's temporary copy, relative to its folder (the raw
+    image's own copy, a file directly in the temporary folder, left out)."""
     paths = [
         str(event.get("path")).removeprefix("C:\\Windows\\Temp\\")
         for event in result.trace.of_kind("os")
         if event.get("call") == "write_file"
     ]
-    return [path.split("\\", 1)[1] for path in paths if not path.startswith("C:")]
+    return [path.split("\\", 1)[1] for path in paths if not path.startswith("C:") and "\\" in path]
 
 
 def nocloud_seed(meta_data: bytes | None) -> dict[str, bytes]:
@@ -419,19 +421,87 @@ def test_a_nocloud_drive_without_its_metadata_file_names_the_file_in_windows_for
 
 # --- the temporary copy ---------------------------------------------------------------------
 
+TEMP = "C:\\Windows\\Temp\\"
+TEMP_FOLDER = re.compile(r"tmp[a-z0-9_]{8}")
+
+
+def os_calls(result: RunResult) -> list[tuple[str, str]]:
+    return [
+        (str(event.get("call")), str(event.get("path")))
+        for event in result.trace.of_kind("os")
+        if str(event.get("path", "")).startswith(TEMP)
+    ]
+
+
+def temp_folders(result: RunResult) -> list[str]:
+    """The folders made directly in the temporary folder, in order."""
+    return [
+        path for call, path in os_calls(result) if call == "make_dirs" and path.count("\\") == 3
+    ]
+
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_the_drive_is_copied_into_a_folder_named_by_a_random_uuid4(seed: int) -> None:
+def test_the_drive_is_copied_into_a_tmp_folder_named_as_python_names_temporary_folders(
+    seed: int,
+) -> None:
     result = run(lambda state: attach_disk(state, iso(layout(GOOD_ID))), seed=seed)
-    (folder,) = [
-        str(event.get("path"))
-        for event in result.trace.of_kind("os")
-        if event.get("call") == "make_dirs"
-        and str(event.get("path")).startswith("C:\\Windows\\Temp\\")
-        and str(event.get("path")).count("\\") == 3
-    ]
-    name = folder.removeprefix("C:\\Windows\\Temp\\")
-    parsed = uuid.UUID(name)
-    assert str(parsed) == name
+    (folder,) = set(temp_folders(result))
+    name = folder.removeprefix(TEMP)
+    # "tmp" and eight characters of tempfile's alphabet.
+    assert TEMP_FOLDER.fullmatch(name), name
+
+
+def test_a_raw_iso_is_copied_to_a_uuid4_named_image_which_is_removed_after_extraction() -> None:
+    result = run(lambda state: attach_disk(state, iso(layout(GOOD_ID))), groups=ISO_ONLY)
+    calls = os_calls(result)
+    images = [path for call, path in calls if path.endswith(".iso")]
+    image = images[0]
+    parsed = uuid.UUID(image.removeprefix(TEMP).removesuffix(".iso"))
+    assert f"{TEMP}{parsed}.iso" == image
     assert parsed.version == 4
     assert parsed.variant == uuid.RFC_4122
+    (folder,) = set(temp_folders(result))
+    written = [call for call in calls if call[0] == "write_file"]
+    # The image is written, its files extracted into the folder, then the image removed;
+    # the folder itself goes at cleanup, last.
+    assert written[0] == ("write_file", image)
+    assert all(path.startswith(folder + "\\") for _, path in written[1:])
+    assert calls[0] == ("make_dirs", folder)
+    assert calls[-2:] == [("remove_path", image), ("remove_path", folder)]
+    assert images == [image, image]
+
+
+def test_a_drive_on_a_cdrom_replaces_the_empty_folder_with_a_copy_of_its_tree() -> None:
+    files = {
+        "b/z.txt": b"z",
+        "B2/y.txt": b"y",
+        "a.txt": b"a",
+        "openstack/latest/meta_data.json": (b'{"uuid": "%s"}' % GOOD_ID.encode()),
+    }
+    result = run(lambda state: attach_cdrom(state, iso(files)))
+    assert instance_id(result) == GOOD_ID
+    (folder,) = set(temp_folders(result))
+    relative = [(call, path.removeprefix(folder)) for call, path in os_calls(result)]
+    # Made empty when the service loads, removed and made again by the copy: each folder
+    # before what it holds, entries in case-insensitive order; removed at cleanup.
+    assert relative == [
+        ("make_dirs", ""),
+        ("remove_path", ""),
+        ("make_dirs", ""),
+        ("write_file", "\\a.txt"),
+        ("make_dirs", "\\b"),
+        ("write_file", "\\b\\z.txt"),
+        ("make_dirs", "\\B2"),
+        ("write_file", "\\B2\\y.txt"),
+        ("make_dirs", "\\openstack"),
+        ("make_dirs", "\\openstack\\latest"),
+        ("write_file", "\\openstack\\latest\\meta_data.json"),
+        ("remove_path", ""),
+    ]
+
+
+def test_when_no_drive_is_found_the_empty_folder_stays() -> None:
+    result = run(lambda state: None)
+    (folder,) = temp_folders(result)
+    assert os_calls(result) == [("make_dirs", folder)]
+    assert result.state.files.list_dir(TEMP.rstrip("\\")) == [folder.removeprefix(TEMP)]

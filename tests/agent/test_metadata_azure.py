@@ -715,9 +715,9 @@ def test_absolute_configuration_urls_are_used_verbatim() -> None:
         guest.service.get_server_certs()
         container, role = azure.DEFAULT_CONTAINER_ID, INSTANCE_ID
         assert [e.get("url") for e in guest.trace.of_kind("http")][-2:] == [
+            f"http://168.63.129.16/machine/{container}/{role}?comp=certificates&incarnation=1",
             f"http://168.63.129.16/machine/{container}/{role}"
             "?comp=config&type=hostingEnvironmentConfig&incarnation=1",
-            f"http://168.63.129.16/machine/{container}/{role}?comp=certificates&incarnation=1",
         ]
 
 

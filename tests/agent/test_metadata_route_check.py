@@ -5,7 +5,9 @@ when its option is on) look after a guest that cannot reach a ``169.254.x.x`` me
 host: on Windows 6.0 or later, with ``add_metadata_private_ip_route`` on and no route to
 that host, they GET the base URL up to three times and, only when none gets an answer,
 add a /32 route to the host through the default gateway (metric 10), ignoring a failure
-to add it. Reference: agent-behaviour §6.2 and §7.1, metadata-sources §1.5.
+to add it. As in upstream's urllib check, an error status (4xx, 5xx) is no answer, just
+as a connection error is not. Reference: agent-behaviour §6.2 and §7.1,
+metadata-sources §1.5.
 
 Each test loads a service against a simulated cloud and asserts what the wire saw (the
 ``http`` events), the OS changes the agent made (``os`` events) and the final routing
@@ -138,11 +140,38 @@ def test_an_answer_to_the_first_get_adds_no_route() -> None:
     assert result.state.network.routes == [IPRoute(IPV4_DEFAULT_ROUTE, GATEWAY, ADAPTER)]
 
 
-def test_an_error_status_is_an_answer_too() -> None:
-    # The GETs do not check the status: only a request that gets no answer counts.
-    result = load(faults=[Fault("/", status=500)])
+@pytest.mark.parametrize("status", [401, 404, 500])
+def test_an_error_status_is_retried_three_times_then_the_route_is_added(
+    status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Upstream checks with urllib's urlopen, which raises on an error status: a 401 (an
+    # IMDSv2-only EC2) or a 404 (Oracle's root) is no answer, like a refused connection.
+    caplog.set_level(logging.DEBUG, BASE_LOGGER)
 
-    assert result.http == [(BASE, 500), (META, 200)]
+    result = load(faults=[Fault("/", status=status)])
+
+    assert result.loaded
+    assert result.http == [(BASE, status)] * 3 + [(META, 200)]
+    assert [addition(e) for e in result.route_additions] == [
+        ("169.254.169.254", "255.255.255.255", GATEWAY, ADAPTER_INDEX, 10)
+    ]
+    assert result.state.network.routes[-1] == HOST_ROUTE
+    no_answer = f"DEBUG No answer from {BASE}: HTTP {status}"
+    assert log_lines(caplog) == [
+        f"DEBUG Checking URL {BASE} (try 1 of 3)",
+        no_answer,
+        f"DEBUG Checking URL {BASE} (try 2 of 3)",
+        no_answer,
+        f"DEBUG Checking URL {BASE} (try 3 of 3)",
+        no_answer,
+        f"DEBUG Adding a route to the metadata host 169.254.169.254 through {GATEWAY}",
+    ]
+
+
+def test_an_error_status_then_a_success_stops_the_gets_and_adds_no_route() -> None:
+    result = load(faults=[Fault("/", status=503, first=2)])
+
+    assert result.http == [(BASE, 503), (BASE, 503), (BASE, 200), (META, 200)]
     assert result.route_additions == []
 
 

@@ -110,10 +110,10 @@ def test_load_asks_rpctool_for_each_key_and_its_encoding() -> None:
     tool = "C:\\Program Files\\VMware\\VMware Tools\\rpctool.exe"
     assert tool == VMWARE_RPCTOOL
     assert rpctool_calls(osutils) == [
-        [tool, "info-get guestinfo.metadata.encoding"],
         [tool, "info-get guestinfo.metadata"],
-        [tool, "info-get guestinfo.userdata.encoding"],
+        [tool, "info-get guestinfo.metadata.encoding"],
         [tool, "info-get guestinfo.userdata"],
+        [tool, "info-get guestinfo.userdata.encoding"],
     ]
 
 
@@ -277,8 +277,12 @@ def test_an_unknown_encoding_fails_the_load(key: str) -> None:
     )
     with pytest.raises(UnsupportedEncodingError, match="rot13"):
         service.load()
-    # The value itself is not fetched once its encoding is refused.
-    assert rpctool_calls(osutils)[-1][1] == f"info-get guestinfo.{key}.encoding"
+    # As upstream: the value is fetched first, then its encoding, which is then refused;
+    # nothing is asked after that.
+    assert [args[1] for args in rpctool_calls(osutils)][-2:] == [
+        f"info-get guestinfo.{key}",
+        f"info-get guestinfo.{key}.encoding",
+    ]
 
 
 def test_a_load_error_makes_discovery_move_on() -> None:

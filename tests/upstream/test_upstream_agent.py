@@ -169,6 +169,6 @@ def test_the_pytest_fixtures_boot_the_published_agent_when_asked(pytester: pytes
         """
     )
 
-    outcome = pytester.runpytest_inprocess("--guestsim-agent", "upstream", "-p", "no:randomly")
+    outcome = pytester.runpytest_inprocess("--guestsim-agent", "upstream", "-p", "no:benchmark")
 
     outcome.assert_outcomes(passed=1)

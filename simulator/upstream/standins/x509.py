@@ -18,13 +18,13 @@ import binascii
 import functools
 from typing import Any
 
-from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 from guestsim.agent.osutils import OSUtilsError
 from guestsim.agent.windows.x509 import STORE_LOCATION_CURRENT_USER, STORE_LOCATION_LOCAL_MACHINE
 from guestsim.simulator.errors import NotModelled
 from guestsim.simulator.upstream import guest
-from guestsim.simulator.windows.certificates import StoredCertificate, machine_key
+from guestsim.simulator.windows.certificates import StoredCertificate
 
 STORE_NAME_MY = "My"
 STORE_NAME_ROOT = "Root"
@@ -153,14 +153,7 @@ class CryptoAPICertManager:
     ) -> None:
         """Remove a certificate from the store; an absent one fails."""
         found = self._find(thumbprint_str, machine_keyset, store_name)
-        # The fake's own mutation hook: a power cut can fall right before the removal
-        # (leaving the certificate behind), and the trace shows it.
-        self._os._mutation(
-            "delete_certificate_from_store",
-            store=f"{found.location}\\{found.store}",
-            thumbprint=found.thumbprint,
-        )
-        self._os.state.certificates.certificates.remove(found)
+        self._os.delete_certificate_from_store(found.thumbprint, found.location, found.store)
 
     def decode_pkcs7_base64_blob(
         self,
@@ -172,20 +165,14 @@ class CryptoAPICertManager:
         """The content of a base64 PKCS#7 enveloped message, decrypted with the private key
         of that certificate in the store."""
         found = self._find(thumbprint_str, machine_keyset, store_name)
-        if not found.has_private_key:
-            raise CryptoAPIException(
-                CRYPT_E_NO_DECRYPT_CERT, f"certificate {found.thumbprint} has no private key"
-            )
-        certificate = found.certificate
-        key = machine_key()
-        if certificate.public_key() != key.public_key():
-            # Only key pairs the fake made itself can be used; an imported PFX's key is not
-            # kept by the store.
-            raise NotModelled(f"decrypting with the private key of {found.origin} certificate")
         try:
             enveloped = base64.b64decode(data.replace("\r", "").replace("\n", ""))
-            return bytes(pkcs7.pkcs7_decrypt_der(enveloped, certificate, key, []))
-        except (ValueError, binascii.Error) as ex:
+            return bytes(
+                self._os.decrypt_enveloped_data(
+                    enveloped, found.thumbprint, found.location, found.store
+                )
+            )
+        except (OSUtilsError, binascii.Error) as ex:
             raise CryptoAPIException(CRYPT_E_NO_DECRYPT_CERT, str(ex)) from ex
 
 

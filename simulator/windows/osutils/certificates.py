@@ -8,15 +8,20 @@ import functools
 import re
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
-from guestsim.agent.osutils import OSUtilsError
+from guestsim.agent.osutils import ItemNotFound, OSUtilsError
 from guestsim.agent.windows.x509 import (
     STORE_LOCATION_CURRENT_USER,
     STORE_LOCATION_LOCAL_MACHINE,
     STORE_LOCATIONS,
 )
-from guestsim.simulator.windows.certificates import build_self_signed, stored
+from guestsim.simulator.windows.certificates import (
+    StoredCertificate,
+    build_self_signed,
+    machine_key,
+    stored,
+)
 from guestsim.simulator.windows.osutils.base import FakeOSBase
 
 PEM_BLOCK = re.compile(r"-----(BEGIN|END) CERTIFICATE-----")
@@ -121,3 +126,53 @@ class CertificatesOS(FakeOSBase):
         )
         for entry in entries:
             self.state.certificates.add(entry)
+
+    def _stored(self, thumbprint: str, store_location: str, store_name: str) -> StoredCertificate:
+        self._store_owner(store_location, store_name)
+        found = self.state.certificates.find(store_location, store_name, thumbprint)
+        if found is None:
+            raise ItemNotFound(f"No certificate {thumbprint} in {store_location}\\{store_name}")
+        return found
+
+    def export_certificate(
+        self,
+        thumbprint: str,
+        store_location: str = STORE_LOCATION_LOCAL_MACHINE,
+        store_name: str = "My",
+    ) -> bytes:
+        return self._stored(thumbprint, store_location, store_name).der
+
+    def delete_certificate_from_store(
+        self,
+        thumbprint: str,
+        store_location: str = STORE_LOCATION_LOCAL_MACHINE,
+        store_name: str = "My",
+    ) -> None:
+        found = self._stored(thumbprint, store_location, store_name)
+        self._mutation(
+            "delete_certificate_from_store",
+            store=f"{found.location}\\{found.store}",
+            thumbprint=found.thumbprint,
+        )
+        self.state.certificates.certificates.remove(found)
+
+    def decrypt_enveloped_data(
+        self,
+        data: bytes,
+        thumbprint: str,
+        store_location: str = STORE_LOCATION_LOCAL_MACHINE,
+        store_name: str = "My",
+    ) -> bytes:
+        found = self._stored(thumbprint, store_location, store_name)
+        if not found.has_private_key:
+            raise OSUtilsError(f"Certificate {found.thumbprint} has no private key")
+        certificate = found.certificate
+        key = machine_key()
+        if certificate.public_key() != key.public_key():
+            # The store keeps the machine's own key pair only (see certificates.py); an
+            # imported PFX's key is not kept.
+            self._not_modelled(f"decrypting with the private key of a {found.origin} certificate")
+        try:
+            return bytes(pkcs7.pkcs7_decrypt_der(data, certificate, key, []))
+        except ValueError as ex:
+            raise OSUtilsError(f"Cannot decrypt the message: {ex}") from ex
