@@ -95,7 +95,7 @@ class UpstreamTimer:
                 if timer._depth == 0:
                     timer.per_boot.append(time.process_time() - start)
 
-        UpstreamAgent._configure_host = staticmethod(timed)  # type: ignore[method-assign,assignment]
+        UpstreamAgent._configure_host = staticmethod(timed)  # type: ignore[method-assign]
         try:
             yield
         finally:

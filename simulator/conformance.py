@@ -61,7 +61,7 @@ OUTSIDE_STAGES = "agent"
 # Each agent also runs the world with these other seeds (offsets from the compared one): what
 # changes with the seed came from the guest's random stream (see without_randomness).
 PROBE_SEED_OFFSETS = (1, 2)
-_TOKEN = re.compile(r"[0-9A-Za-z]+(?:-[0-9A-Za-z]+)*")
+_TOKEN = re.compile(r"[0-9A-Za-z_]+(?:-[0-9A-Za-z_]+)*")
 
 
 class _Absent:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import copy
 import http.client
-import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -135,19 +135,11 @@ class Gateway:
 _CLIENT_DEFAULTS = {"verify": True, "timeout": None}
 
 
-def _host_ca_bundles() -> set[str]:
-    return {
-        path for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if (path := os.environ.get(name))
-    }
-
-
 def _sim_request(prepared: requests.PreparedRequest) -> SimRequest:
     url = prepared.url or ""
     body = prepared.body or b""
     # responses keeps the keyword arguments the adapter was called with on the request.
     sent = dict(getattr(prepared, "req_kwargs", {}))
-    if sent.get("verify") in _host_ca_bundles():
-        sent["verify"] = True  # requests put the host's CA bundle in place of verify=True
     client = {
         name: sent[name]
         for name, default in _CLIENT_DEFAULTS.items()
@@ -171,10 +163,32 @@ def _intercept(gateway: Gateway, deliver: Deliver) -> Iterator[None]:
             return outcome
         return outcome.status, dict(outcome.headers), outcome.body
 
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock, _guest_environment():
         for method in METHODS:
             mock.add_callback(method, re.compile(".*"), callback=callback)
         yield
+
+
+@contextmanager
+def _guest_environment() -> Iterator[None]:
+    """Sessions that ignore the host's environment while the agent runs.
+
+    requests reads proxies, CA bundles and .netrc credentials from the process environment
+    (``trust_env``); the agent's environment is the guest's, so a host's HTTPS_PROXY or
+    REQUESTS_CA_BUNDLE must not reach its requests (on loopback a host proxy would even
+    carry them off the machine). Reading them also cost a fifth of a library run.
+    """
+    original = requests.Session.request
+
+    def request(session: requests.Session, *args: Any, **kwargs: Any) -> requests.Response:
+        session.trust_env = False
+        return original(session, *args, **kwargs)
+
+    requests.Session.request = request  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        requests.Session.request = original  # type: ignore[method-assign]
 
 
 class InProcessTransport:

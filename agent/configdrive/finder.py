@@ -14,8 +14,9 @@ traces line up:
   a copy of the volume's tree: the target is removed, then made again by the copy, which
   creates each folder before what it holds, entries in case-insensitive name order;
 * a raw ISO image (on a disk or in a partition) is first copied into
-  ``%TEMP%\\<uuid4>.iso`` (one name per set of devices searched), its files are then
-  written into the target, and the copy is removed once the devices have been tried;
+  ``%TEMP%\\<uuid4>.iso`` (one name for the raw-disk search, one per disk for the
+  partition search), its files are then written into the target, and the copy is
+  removed once those devices have been tried;
 * a raw FAT disk's files are written straight into the target;
 * the service removes the target in ``cleanup()``.
 
@@ -29,8 +30,10 @@ what decides whether a real guest finds the drive.
 from __future__ import annotations
 
 import logging
+import ntpath
 import uuid
 from collections.abc import Callable
+from typing import Protocol
 
 from guestsim.agent.configdrive import errors, fat, iso9660, partitions
 from guestsim.agent.configdrive._common import window
@@ -83,13 +86,19 @@ def search_order(context: AgentContext) -> list[tuple[str, str]]:
     return [(kind, where) for kind in sorted(types) for where in sorted(locations)]
 
 
-def random_name(osutils: OSUtils, length: int, alphabet: str = TEMP_NAME_ALPHABET) -> str:
+class RandomSource(Protocol):
+    """Where random_name draws its bytes from: the OS boundary's random generator."""
+
+    def random_bytes(self, count: int) -> bytes: ...
+
+
+def random_name(source: RandomSource, length: int, alphabet: str = TEMP_NAME_ALPHABET) -> str:
     """``length`` characters drawn uniformly from ``alphabet`` with the OS's random bytes
     (a byte that would favour the first characters is drawn again)."""
     accepted = 256 - 256 % len(alphabet)
     chars: list[str] = []
     while len(chars) < length:
-        for byte in osutils.random_bytes(length - len(chars)):
+        for byte in source.random_bytes(length - len(chars)):
             if byte < accepted:
                 chars.append(alphabet[byte % len(alphabet)])
     return "".join(chars)
@@ -97,9 +106,9 @@ def random_name(osutils: OSUtils, length: int, alphabet: str = TEMP_NAME_ALPHABE
 
 def make_temp_folder(osutils: OSUtils) -> str:
     """A new, empty folder ``tmp<8 random characters>`` in the temporary folder."""
-    parent = osutils.get_temp_dir().rstrip("\\")
+    parent = osutils.get_temp_dir()
     while True:
-        folder = f"{parent}\\{TEMP_FOLDER_PREFIX}{random_name(osutils, TEMP_NAME_LENGTH)}"
+        folder = ntpath.join(parent, TEMP_FOLDER_PREFIX + random_name(osutils, TEMP_NAME_LENGTH))
         if not osutils.path_exists(folder):
             osutils.make_dirs(folder)
             return folder
@@ -119,8 +128,6 @@ class ConfigDriveFinder:
         # Relative to the drive root, with Windows separators.
         self.metadata_file = metadata_file.replace("/", "\\")
         self.validate = validate
-        # The folder the drive's files end up in; made by find().
-        self.target: str | None = None
 
     def _check_metadata(self, device: str, data: bytes | None) -> None:
         if data is None:
@@ -151,7 +158,7 @@ class ConfigDriveFinder:
             ("vfat", "partition"): self._partition_vfat,
         }
         order = search_order(self.context)
-        target = self.target = make_temp_folder(self.osutils)
+        target = make_temp_folder(self.osutils)
         for kind, where in order:
             handler = handlers.get((kind, where))
             if handler is None:
@@ -192,19 +199,21 @@ class ConfigDriveFinder:
             self.osutils.write_file(target + "\\" + "\\".join(parts), data)
 
     def _replace_with_copy(self, root: str, target: str) -> None:
-        """The empty target removed, then made again as a copy of the volume ``root``."""
-        if not self.osutils.is_dir(target):
-            raise errors.MediaError(target, "the target folder is missing")
+        """The empty target removed, then made again as a copy of the volume ``root``.
+
+        Only an empty folder is removed (a missing one fails the listing); the copy may not
+        mix with files an earlier search left there.
+        """
         if self.osutils.list_dir(target):
-            raise errors.MediaError(target, "the target folder is not empty")
+            raise errors.MediaError(target, "the folder to copy the drive into is not empty")
         self.osutils.remove_path(target)
-        self._copy_dir(root.rstrip("\\"), target)
+        self._copy_dir(root, target)
 
     def _copy_dir(self, source: str, target: str) -> None:
         # The folder first, then its entries in the case-insensitive order Windows lists.
         self.osutils.make_dirs(target)
-        for name in sorted(self.osutils.list_dir(source + "\\"), key=str.lower):
-            path, destination = f"{source}\\{name}", f"{target}\\{name}"
+        for name in sorted(self.osutils.list_dir(source), key=str.lower):
+            path, destination = ntpath.join(source, name), ntpath.join(target, name)
             if self.osutils.is_dir(path):
                 self._copy_dir(path, destination)
             else:
@@ -266,20 +275,16 @@ class ConfigDriveFinder:
     def _iso_copy_path(self) -> str:
         """Where a raw ISO image is copied before extraction: a uuid4 name in %TEMP%."""
         name = uuid.UUID(bytes=self.osutils.random_bytes(16), version=4)
-        return f"{self.osutils.get_temp_dir().rstrip(chr(92))}\\{name}.iso"
+        return ntpath.join(self.osutils.get_temp_dir(), f"{name}.iso")
 
     @staticmethod
     def _copy_image(read: Callable[[int, int], bytes], size: int) -> bytes:
         """The first ``size`` bytes of the device (fewer when it ends first)."""
-        chunks: list[bytes] = []
-        offset = 0
-        while offset < size:
-            data = read(offset, min(ISO_COPY_CHUNK, size - offset))
-            if not data:
-                break
-            chunks.append(data)
-            offset += len(data)
-        return b"".join(chunks)
+        # Past the end of the device a read returns nothing.
+        return b"".join(
+            read(offset, min(ISO_COPY_CHUNK, size - offset))
+            for offset in range(0, size, ISO_COPY_CHUNK)
+        )
 
     def _raw_iso(
         self,
@@ -295,20 +300,21 @@ class ConfigDriveFinder:
             return False
         if read(ISO_SIGNATURE_OFFSET, 5) != b"CD001":
             return False
-        size = iso9660.iso_image_size(read, device)
+        # The device holds the whole primary volume descriptor (checked above).
+        size = iso9660.iso_image_size(read)
         if min(size, device_size) > MAX_ISO_COPY_BYTES:
             raise errors.LimitExceeded(
                 device, f"the ISO image to copy is over {MAX_ISO_COPY_BYTES} bytes"
             )
-        image = b""
+        # Upstream copies exactly the computed size (nothing when it is 0) before
+        # extracting the copy.
+        image = self._copy_image(read, size)
         if size:
-            # Upstream copies exactly the computed size before extracting it.
-            image = self._copy_image(read, size)
             self.osutils.write_file(iso_path, image)
         self._require_tool("bsdtar_path")
 
         def copied(offset: int, length: int) -> bytes:
-            return image[offset : offset + length] if offset >= 0 and length > 0 else b""
+            return image[offset : offset + length]
 
         tree = self._checked_tree(device, iso9660.read_iso_tree(copied, device))
         self._write_tree(target, tree)

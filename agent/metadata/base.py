@@ -22,7 +22,9 @@ T = TypeVar("T")
 LINK_LOCAL_PREFIX = "169.254."
 ROUTE_CHECK_MIN_WINDOWS = (6, 0)
 ROUTE_CHECK_TRIES = 3
-HTTP_ERROR_STATUS = 400
+# urllib's urlopen, which upstream's check uses, returns only a final 2xx; it follows
+# redirects and raises for any other status (a 3xx it cannot follow included).
+HTTP_SUCCESS = range(200, 300)
 HOST_ROUTE_MASK = "255.255.255.255"
 HOST_ROUTE_METRIC = 10
 
@@ -223,13 +225,13 @@ def _answers(url: str) -> bool:
     for attempt in range(1, ROUTE_CHECK_TRIES + 1):
         LOG.debug("Checking URL %s (try %d of %d)", url, attempt, ROUTE_CHECK_TRIES)
         try:
-            # No timeout, as upstream; and as upstream's urllib check, an error status
-            # (401 from an IMDSv2-only EC2, 404 from Oracle's root) counts as no answer.
+            # No timeout, as upstream; and as upstream's urllib check, any final status but
+            # 2xx (401 from an IMDSv2-only EC2, 404 from Oracle's root) counts as no answer.
             response = requests.get(url)
         except Exception as ex:
             LOG.debug("No answer from %s: %s", url, ex)
             continue
-        if response.status_code < HTTP_ERROR_STATUS:
+        if response.status_code in HTTP_SUCCESS:
             return True
         LOG.debug("No answer from %s: HTTP %d", url, response.status_code)
     return False

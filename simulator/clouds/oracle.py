@@ -47,8 +47,9 @@ class OracleCloud(CloudApp):
         self.route(
             "GET", f"{prefix}/opc/(?P<version>v1|v2)/instance(?:/(?P<item>.*))?", self._instance
         )
-        # Anything else, the root included, is a 404 without the header check: an answer
-        # all the same to cloudbase-init's route check, which only asks for one.
+        # Anything else, the root included, is a 404 without the header check. To
+        # cloudbase-init's route check that 404 is no answer (its urllib GET raises on an
+        # error status): it GETs the root three times, then adds a route to the host.
 
     def _instance(self, request: SimRequest, version: str, item: str | None) -> SimResponse:
         if version == "v2":

@@ -571,7 +571,8 @@ class _GuestUrlRequest(_Shim):
             response = requests.request(method, target, data=data, timeout=timeout)
         except requests.RequestException as ex:
             raise urllib.error.URLError(str(ex)) from ex
-        if response.status_code >= 400:
+        # urllib follows redirects (requests did) and raises for any other final non-2xx.
+        if not 200 <= response.status_code < 300:
             headers = email.message.Message()
             for name, value in response.headers.items():
                 headers[name] = value

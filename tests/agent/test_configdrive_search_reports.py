@@ -18,6 +18,15 @@ from typing import Any
 import pytest
 
 from guestsim.agent.config import config_from_options
+from guestsim.agent.configdrive import errors
+from guestsim.agent.configdrive.finder import (
+    MAX_ISO_COPY_BYTES,
+    ConfigDriveFinder,
+    make_temp_folder,
+    random_name,
+)
+from guestsim.agent.configdrive.partitions import read_partitions
+from guestsim.agent.plugins.base import AgentContext
 from guestsim.simulator import media
 from guestsim.simulator.machine import Machine, RunResult
 from guestsim.simulator.windows.defaults import default_windows_state
@@ -32,6 +41,7 @@ from tests.agent.test_configdrive_search import (
     instance_id,
     layout,
 )
+from tests.builders import standalone_osutils
 
 NOCLOUD = "cloudbaseinit.metadata.services.nocloudservice.NoCloudConfigDriveService"
 DISK1 = "\\\\.\\PHYSICALDRIVE1"
@@ -505,3 +515,128 @@ def test_when_no_drive_is_found_the_empty_folder_stays() -> None:
     (folder,) = temp_folders(result)
     assert os_calls(result) == [("make_dirs", folder)]
     assert result.state.files.list_dir(TEMP.rstrip("\\")) == [folder.removeprefix(TEMP)]
+
+
+def test_a_labelled_cdrom_without_the_metadata_file_is_passed_over_quietly() -> None:
+    def attach(state: WindowsState) -> None:
+        attach_cdrom(state, iso(without_meta_data()))
+        attach_disk(state, iso(layout(GOOD_ID)))
+
+    result = run(attach)
+    assert events(result) == [step("iso", "cdrom", "not_found"), step("iso", "hdd", "found")]
+    assert instance_id(result) == GOOD_ID
+
+
+def declared_size(image: bytes) -> int:
+    """What upstream copies of a raw ISO: LE16 blocks x LE16 block size."""
+    return int.from_bytes(image[0x8050:0x8052], "little") * int.from_bytes(
+        image[0x8080:0x8082], "little"
+    )
+
+
+def iso_writes(result: RunResult) -> list[int]:
+    return [
+        int(event.get("size"))
+        for event in result.trace.of_kind("os")
+        if event.get("call") == "write_file" and str(event.get("path")).endswith(".iso")
+    ]
+
+
+def test_the_raw_iso_copy_holds_the_declared_size_when_the_disk_is_longer() -> None:
+    # Over a megabyte, so the copy is read in several chunks.
+    image = iso(layout(GOOD_ID, **{"openstack/latest/user_data": b"#ps1\r\n" + b"y" * 1_500_000}))
+    assert declared_size(image) == len(image) > 1024 * 1024
+    result = run(
+        lambda state: attach_disk(state, image, size=len(image) + 3 * MIB), groups=ISO_ONLY
+    )
+    assert iso_writes(result) == [len(image)]
+    assert instance_id(result) == GOOD_ID
+
+
+def test_the_raw_iso_copy_stops_where_a_truncated_disk_ends() -> None:
+    image = iso(layout(BAD_ID))[:50_000]
+    result = run(lambda state: attach_disk(state, image), groups=ISO_ONLY)
+    assert declared_size(image) > 50_000
+    assert iso_writes(result) == [50_000]
+    assert [event["error"].split(":")[0] for event in events(result) if "error" in event] == [
+        "TruncatedMedia"
+    ]
+
+
+def test_a_raw_iso_in_a_partition_is_copied_no_further_than_the_partition() -> None:
+    image = bytearray(iso(layout(GOOD_ID)))
+    disk = media.build_disk(bytes(image), "gpt")
+    (partition,) = read_partitions(
+        lambda offset, length: disk[offset : offset + length], "disk", len(disk)
+    )
+    # The volume claims to run past its partition and past the end of the disk.
+    blocks = (len(disk) - partition.offset) // 2048 + 100
+    image[0x8050:0x8058] = blocks.to_bytes(4, "little") + blocks.to_bytes(4, "big")
+    disk = media.build_disk(bytes(image), "gpt")
+    result = run(lambda state: attach_disk(state, disk), groups=ISO_ONLY)
+    assert iso_writes(result) == [partition.size]
+    error = f"{DISK1} partition 1: the volume spans {blocks * 2048} bytes but the device is shorter"
+    assert step(
+        "iso", "partition", "error", device=DISK1, error=f"TruncatedMedia: {error}"
+    ) in events(result)
+    warning = f"Config drive candidate {DISK1} partition 1 is unusable: {error}"
+    assert f"boot 1 WARNING {FINDER}: {warning}" in finder_log(result)
+
+
+def test_a_raw_iso_too_large_to_copy_is_refused_before_anything_is_written() -> None:
+    image = bytearray(iso(layout(GOOD_ID)))
+    block_size = 8192
+    blocks = MAX_ISO_COPY_BYTES // block_size + 1
+    image[0x8050:0x8052] = blocks.to_bytes(2, "little")
+    image[0x8080:0x8082] = block_size.to_bytes(2, "little")
+    result = run(
+        lambda state: attach_disk(state, bytes(image), size=blocks * block_size), groups=ISO_ONLY
+    )
+    problem = f"the ISO image to copy is over {MAX_ISO_COPY_BYTES} bytes"
+    assert step(
+        "iso", "hdd", "error", device=DISK1, error=f"LimitExceeded: {DISK1}: {problem}"
+    ) in events(result)
+    assert iso_writes(result) == []
+
+
+class Bytes:
+    """A random source that hands out fixed bytes, in order."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def random_bytes(self, count: int) -> bytes:
+        taken, self.data = self.data[:count], self.data[count:]
+        return taken
+
+
+def test_random_names_draw_each_character_uniformly_from_tempfiles_alphabet() -> None:
+    # 37 characters: bytes 0..221 (six rounds of the alphabet) map to one each; 222..255
+    # would favour the first 34 characters and are drawn again.
+    assert random_name(Bytes(bytes([221, 222, 255, 0, 37])), 3) == "_aa"
+    assert random_name(Bytes(bytes([222, 1, 249, 2])), 2) == "bc"
+    assert random_name(Bytes(bytes([26, 35, 36, 25])), 4) == "09_z"
+
+
+def test_a_temporary_folder_never_reuses_an_existing_name() -> None:
+    (first,) = {make_temp_folder(standalone_osutils([], seed=7)) for _ in range(2)}
+    osutils = standalone_osutils([], seed=7)
+    osutils.make_dirs(first)
+    second = make_temp_folder(osutils)
+    assert second != first
+    assert TEMP_FOLDER.fullmatch(second.removeprefix(TEMP))
+    assert osutils.is_dir(first) and osutils.is_dir(second)
+
+
+def test_a_drive_is_never_copied_over_files_already_in_the_folder() -> None:
+    state = default_windows_state()
+    attach_cdrom(state, iso(layout(GOOD_ID)))
+    osutils = standalone_osutils([], state)
+    conf = config_from_options({}, "test")
+    finder = ConfigDriveFinder(AgentContext(conf=conf, osutils=osutils), "config-2", META)
+    target = make_temp_folder(osutils)
+    osutils.write_file(f"{target}\\left-over", b"x")
+    with pytest.raises(errors.MediaError) as raised:
+        finder._replace_with_copy("D:\\", target)
+    assert str(raised.value) == f"{target}: the folder to copy the drive into is not empty"
+    assert osutils.list_dir(target) == ["left-over"]

@@ -27,12 +27,15 @@ from guestsim.simulator.clouds.openstack import OpenStackCloud, OpenStackModel
 from guestsim.simulator.faults import Fault
 from guestsim.simulator.trace import Trace
 from guestsim.simulator.windows.defaults import default_windows_state
+from guestsim.simulator.windows.network import IPV4_DEFAULT_ROUTE, IPRoute
 from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
+from guestsim.simulator.windows.state import WindowsState
 from tests.builders import FIXTURES, HTTP_SERVICE, public_key, serving, standalone_osutils
 
 EC2_SERVICE = "cloudbaseinit.metadata.services.ec2service.EC2Service"
 INSTANCE_ID = "i-0123456789abcdef0"
 HOST_NAME = "ip-10-0-1-17.eu-west-1.compute.internal"
+GATEWAY = "10.0.0.1"
 V = "/2009-04-04/meta-data"
 # load() first checks the route to 169.254.169.254: a GET of the base URL, which IMDS
 # answers with its version list.
@@ -76,15 +79,34 @@ def cloud(
 @dataclass
 class Agent:
     service: EC2Service
+    osutils: FakeOSUtils
     sleeps: list[float] = field(default_factory=list)
 
+    def route_additions(self) -> list[tuple[Any, ...]]:
+        """Destination, mask, next hop, interface index and metric of each route added."""
+        fields = ("destination", "mask", "next_hop", "interface_index", "metric")
+        return [
+            tuple(e.get(name) for name in fields)
+            for e in self.osutils.trace.of_kind("os")
+            if e.get("call") == "add_static_route"
+        ]
 
-def agent(options: Mapping[str, Mapping[str, Any]] | None = None) -> Agent:
+
+def agent(
+    options: Mapping[str, Mapping[str, Any]] | None = None, state: WindowsState | None = None
+) -> Agent:
     sleeps: list[float] = []
 
-    osutils = standalone_osutils(sleeps)
+    osutils = standalone_osutils(sleeps, state)
     conf = config_from_options(options or {}, "test")
-    return Agent(EC2Service(AgentContext(conf=conf, osutils=osutils)), sleeps)
+    return Agent(EC2Service(AgentContext(conf=conf, osutils=osutils)), osutils, sleeps)
+
+
+def with_gateway() -> WindowsState:
+    """The default machine with an IPv4 default route, as a real EC2 instance has."""
+    state = default_windows_state()
+    state.network.routes.append(IPRoute(IPV4_DEFAULT_ROUTE, GATEWAY, "Ethernet"))
+    return state
 
 
 def paths(app: CloudApp) -> list[tuple[str, str, int]]:
@@ -329,8 +351,23 @@ def test_imdsv2_required_gets_401_on_every_attempt_and_the_service_does_not_load
     ec2, a = cloud(imdsv2="required"), agent()
     with serving([ec2]):
         assert a.service.load() is False
-    # The route check's 401 is an answer all the same: the route is there, nothing is added.
-    assert paths(ec2) == [("GET", "/", 401)] + [("GET", f"{V}/local-hostname", 401)] * 6
+    # The route check's 401 is no answer (upstream's urllib check raises on it): three
+    # GETs of the root, then no route, as the default machine has no default gateway.
+    assert paths(ec2) == [("GET", "/", 401)] * 3 + [("GET", f"{V}/local-hostname", 401)] * 6
+    assert a.route_additions() == []
+    assert a.sleeps == [4.0] * 5
+
+
+def test_imdsv2_required_with_a_default_gateway_adds_a_host_route_and_still_fails() -> None:
+    ec2, a = cloud(imdsv2="required"), agent(state=with_gateway())
+    with serving([ec2]):
+        assert a.service.load() is False
+    assert paths(ec2) == [("GET", "/", 401)] * 3 + [("GET", f"{V}/local-hostname", 401)] * 6
+    # The route through the gateway changes nothing: IMDS still wants a token.
+    assert a.route_additions() == [("169.254.169.254", "255.255.255.255", GATEWAY, 2, 10)]
+    assert a.osutils.state.network.routes[-1] == IPRoute(
+        "169.254.169.254/32", GATEWAY, "Ethernet", None, persistent=False
+    )
     assert a.sleeps == [4.0] * 5
 
 

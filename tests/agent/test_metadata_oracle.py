@@ -19,14 +19,21 @@ from guestsim.simulator.clouds.base import CloudApp, SimRequest, SimResponse
 from guestsim.simulator.clouds.documents import DocumentSource
 from guestsim.simulator.clouds.oracle import OracleCloud, OracleModel, build
 from guestsim.simulator.faults import Fault
+from guestsim.simulator.windows.defaults import default_windows_state
+from guestsim.simulator.windows.network import IPV4_DEFAULT_ROUTE, IPRoute
+from guestsim.simulator.windows.osutils import FakeOSUtils
+from guestsim.simulator.windows.state import WindowsState
 from tests.builders import FIXTURES, HTTP_SERVICE, public_key, serving, standalone_osutils
 
 ORACLE_SERVICE = "cloudbaseinit.metadata.services.oraclecloudservice.OracleCloudService"
 EC2_SERVICE = "cloudbaseinit.metadata.services.ec2service.EC2Service"
 OCID = "ocid1.instance.oc1.phx.anyhqljtsimtestinstance0000000000000000000000000000000042"
-# load() first checks the route to 169.254.169.254 with a plain GET of the base URL (no
-# Authorization header); the 404 OCI gives it is an answer, so no route is added.
-ROUTE_CHECK = ("GET", "/", 404)
+# load() first checks the route to 169.254.169.254 with plain GETs of the base URL (no
+# Authorization header). OCI answers its root with 404, which (as with upstream's urllib
+# check) is no answer: three GETs, then the route would be added through the default
+# gateway; the default machine has none, so no route is added.
+ROUTE_CHECK = [("GET", "/", 404)] * 3
+GATEWAY = "10.0.0.1"
 USER_DATA = b"#ps1_sysnative\r\nNew-Item C:\\oci -ItemType Directory\r\n"
 
 
@@ -63,15 +70,33 @@ def cloud(document: dict[str, Any] | None = None) -> RecordingOracle:
 @dataclass
 class Agent:
     service: OracleCloudService
+    osutils: FakeOSUtils
     sleeps: list[float] = field(default_factory=list)
 
+    def route_additions(self) -> list[tuple[Any, ...]]:
+        """Destination, mask, next hop, interface index and metric of each route added."""
+        fields = ("destination", "mask", "next_hop", "interface_index", "metric")
+        return [
+            tuple(e.get(name) for name in fields)
+            for e in self.osutils.trace.of_kind("os")
+            if e.get("call") == "add_static_route"
+        ]
 
-def agent(options: Mapping[str, Mapping[str, Any]] | None = None) -> Agent:
+
+def agent(
+    options: Mapping[str, Mapping[str, Any]] | None = None, state: WindowsState | None = None
+) -> Agent:
     sleeps: list[float] = []
     conf = config_from_options(options or {}, "test")
-    return Agent(
-        OracleCloudService(AgentContext(conf=conf, osutils=standalone_osutils(sleeps))), sleeps
-    )
+    osutils = standalone_osutils(sleeps, state)
+    return Agent(OracleCloudService(AgentContext(conf=conf, osutils=osutils)), osutils, sleeps)
+
+
+def with_gateway() -> WindowsState:
+    """The default machine with an IPv4 default route, as a real OCI instance has."""
+    state = default_windows_state()
+    state.network.routes.append(IPRoute(IPV4_DEFAULT_ROUTE, GATEWAY, "Ethernet"))
+    return state
 
 
 def paths(app: CloudApp) -> list[tuple[str, str, int]]:
@@ -85,8 +110,22 @@ def test_loads_by_reading_the_instance_id() -> None:
     oci, a = cloud(), agent()
     with serving([oci]):
         assert a.service.load() is True
-    assert paths(oci) == [ROUTE_CHECK, ("GET", "/opc/v2/instance/id", 200)]
+    assert paths(oci) == [*ROUTE_CHECK, ("GET", "/opc/v2/instance/id", 200)]
     assert a.service.get_name() == "OracleCloudService"
+    assert a.route_additions() == []
+
+
+def test_with_a_default_gateway_the_404_root_gets_a_host_route_added() -> None:
+    # As on a real OCI instance: the root's 404 is no answer, so after three GETs load()
+    # routes 169.254.169.254/32 through the default gateway (not persistent: every boot).
+    oci, a = cloud(), agent(state=with_gateway())
+    with serving([oci]):
+        assert a.service.load() is True
+    assert paths(oci) == [*ROUTE_CHECK, ("GET", "/opc/v2/instance/id", 200)]
+    assert a.route_additions() == [("169.254.169.254", "255.255.255.255", GATEWAY, 2, 10)]
+    assert a.osutils.state.network.routes[-1] == IPRoute(
+        "169.254.169.254/32", GATEWAY, "Ethernet", None, persistent=False
+    )
 
 
 def test_every_request_carries_the_bearer_oracle_header() -> None:
@@ -95,12 +134,14 @@ def test_every_request_carries_the_bearer_oracle_header() -> None:
         assert a.service.load()
         a.service.get_host_name()
         a.service.get_user_data()
-    # Every request but the route check, which is a plain GET.
-    assert len(oci.headers) == 4
-    assert oci.headers[0].get("Authorization") is None
-    for headers in oci.headers[1:]:
+    # Every request but the route check's three, which are plain GETs.
+    assert len(oci.headers) == 6
+    for headers in oci.headers[:3]:
+        assert headers.get("Authorization") is None
+    for headers in oci.headers[3:]:
         assert headers.get("Authorization") == "Bearer Oracle"
-    assert all(status == 200 for _, _, status in paths(oci)[1:])
+    assert paths(oci)[:3] == ROUTE_CHECK
+    assert all(status == 200 for _, _, status in paths(oci)[3:])
 
 
 def test_getters_read_id_hostname_and_base64_user_data() -> None:
@@ -112,7 +153,7 @@ def test_getters_read_id_hostname_and_base64_user_data() -> None:
         assert a.service.get_user_data() == USER_DATA
         assert a.service.get_decoded_user_data() == USER_DATA
     assert paths(oci) == [
-        ROUTE_CHECK,
+        *ROUTE_CHECK,
         ("GET", "/opc/v2/instance/id", 200),
         ("GET", "/opc/v2/instance/hostname", 200),
         ("GET", "/opc/v2/instance/metadata/user_data", 200),
@@ -160,7 +201,7 @@ def test_keys_passwords_and_the_rest_keep_the_base_defaults() -> None:
         assert a.service.get_admin_password() is None
         assert a.service.get_client_auth_certs() is None
         assert a.service.can_post_password is False
-    assert paths(oci) == [ROUTE_CHECK, ("GET", "/opc/v2/instance/id", 200)]
+    assert paths(oci) == [*ROUTE_CHECK, ("GET", "/opc/v2/instance/id", 200)]
 
 
 def test_missing_hostname_is_not_existing() -> None:
@@ -193,7 +234,7 @@ def test_a_cloud_without_the_id_fails_load_fast() -> None:
     oci, a = cloud(instance(id=None)), agent()
     with serving([oci]):
         assert a.service.load() is False
-    assert paths(oci) == [ROUTE_CHECK, ("GET", "/opc/v2/instance/id", 404)]
+    assert paths(oci) == [*ROUTE_CHECK, ("GET", "/opc/v2/instance/id", 404)]
     assert a.sleeps == []
 
 
@@ -202,7 +243,7 @@ def test_a_refusal_401_is_retried_like_any_error_then_load_fails() -> None:
     oci, a = cloud(), agent()
     with serving([oci], [Fault(path="/opc/v2/instance/id", status=401)]) as trace:
         assert a.service.load() is False
-    assert [e.get("status") for e in trace.of_kind("http")] == [404] + [401] * 6
+    assert [e.get("status") for e in trace.of_kind("http")] == [404] * 3 + [401] * 6
     assert a.sleeps == [4.0] * 5
 
 
@@ -211,7 +252,7 @@ def test_a_transient_error_is_retried_and_load_succeeds() -> None:
     with serving([oci], [Fault(path="/opc/v2/instance/id", status=500, first=1)]) as trace:
         assert a.service.load() is True
         assert a.service.get_instance_id() == OCID
-    assert [e.get("status") for e in trace.of_kind("http")] == [404, 500, 200]
+    assert [e.get("status") for e in trace.of_kind("http")] == [404] * 3 + [500, 200]
     assert a.sleeps == [4.0]
 
 
@@ -229,19 +270,44 @@ def test_metadata_base_url_comes_from_the_oraclecloud_group() -> None:
 def test_behind_the_default_http_and_ec2_services_both_404_fast_then_oracle_loads() -> None:
     oci = cloud()
     sleeps: list[float] = []
+    osutils = standalone_osutils(sleeps)
     conf = config_from_options(
         {"DEFAULT": {"metadata_services": [HTTP_SERVICE, EC2_SERVICE, ORACLE_SERVICE]}}, "test"
     )
     with serving([oci]):
-        service = get_metadata_service(AgentContext(conf=conf, osutils=standalone_osutils(sleeps)))
+        service = get_metadata_service(AgentContext(conf=conf, osutils=osutils))
     assert service.get_name() == "OracleCloudService"
-    # Each of the three services checks the route first.
+    # Each of the three services checks the route first, with three GETs of the root:
+    # nine of them in all, as no route gets added (no default gateway).
+    assert [e.get("call") for e in osutils.trace.of_kind("os")] == []
     assert paths(oci) == [
-        ROUTE_CHECK,
+        *ROUTE_CHECK,
         ("GET", "/openstack/latest/meta_data.json", 404),
-        ROUTE_CHECK,
+        *ROUTE_CHECK,
         ("GET", "/2009-04-04/meta-data/local-hostname", 404),
-        ROUTE_CHECK,
+        *ROUTE_CHECK,
         ("GET", "/opc/v2/instance/id", 200),
     ]
+    assert sleeps == []
+
+
+def test_behind_the_default_services_only_the_first_checks_once_a_route_is_added() -> None:
+    oci = cloud()
+    sleeps: list[float] = []
+    osutils = standalone_osutils(sleeps, with_gateway())
+    conf = config_from_options(
+        {"DEFAULT": {"metadata_services": [HTTP_SERVICE, EC2_SERVICE, ORACLE_SERVICE]}}, "test"
+    )
+    with serving([oci]):
+        service = get_metadata_service(AgentContext(conf=conf, osutils=osutils))
+    assert service.get_name() == "OracleCloudService"
+    # HttpService's check adds the route; EC2Service and OracleCloudService find it there
+    # and GET nothing more of the root.
+    assert paths(oci) == [
+        *ROUTE_CHECK,
+        ("GET", "/openstack/latest/meta_data.json", 404),
+        ("GET", "/2009-04-04/meta-data/local-hostname", 404),
+        ("GET", "/opc/v2/instance/id", 200),
+    ]
+    assert [e.get("call") for e in osutils.trace.of_kind("os")] == ["add_static_route"]
     assert sleeps == []

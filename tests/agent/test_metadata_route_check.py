@@ -140,12 +140,13 @@ def test_an_answer_to_the_first_get_adds_no_route() -> None:
     assert result.state.network.routes == [IPRoute(IPV4_DEFAULT_ROUTE, GATEWAY, ADAPTER)]
 
 
-@pytest.mark.parametrize("status", [401, 404, 500])
-def test_an_error_status_is_retried_three_times_then_the_route_is_added(
+@pytest.mark.parametrize("status", [300, 401, 404, 500])
+def test_a_status_but_2xx_is_retried_three_times_then_the_route_is_added(
     status: int, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # Upstream checks with urllib's urlopen, which raises on an error status: a 401 (an
-    # IMDSv2-only EC2) or a 404 (Oracle's root) is no answer, like a refused connection.
+    # Upstream checks with urllib's urlopen, which raises on any final status but 2xx: a
+    # 401 (an IMDSv2-only EC2), a 404 (Oracle's root) or a 3xx it cannot follow is no
+    # answer, like a refused connection.
     caplog.set_level(logging.DEBUG, BASE_LOGGER)
 
     result = load(faults=[Fault("/", status=status)])

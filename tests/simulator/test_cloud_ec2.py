@@ -379,8 +379,13 @@ def test_imdsv2_required_scenario_waits_20_virtual_seconds_then_finds_no_service
     trace = outcome.result.trace
     assert [e.get("seconds") for e in trace.of_kind("sleep")][:5] == [4.0] * 5
     statuses = [e.get("status") for e in trace.of_kind("http")]
-    # Each service's route check GETs the root first; IMDS refuses it too (401), but an
-    # answer is all the check asks for.
-    assert statuses == [401, 404, 401] + [401] * 6
+    # Each service's route check GETs the root first; IMDS refuses it too (401), which is
+    # no answer, so each asks three times. The scenario's machine has no default gateway:
+    # no route is added, and the second service checks again.
+    assert statuses == [401] * 3 + [404] + [401] * 3 + [401] * 6
+    assert [e.get("call") for e in trace.of_kind("os")].count("add_static_route") == 0
+    # The checks cost no virtual time: the 20 s are EC2Service's five 4 s retry sleeps.
+    assert [e.t_ms for e in trace.of_kind("http")][:7] == [0] * 7
+    assert trace.of_kind("metadata_service")[-1].t_ms == 20000
     assert trace.of_kind("metadata_service")[-1].get("name") is None
     assert any("No metadata service found" in line for line in outcome.result.log)
