@@ -172,3 +172,48 @@ def test_the_pytest_fixtures_boot_the_published_agent_when_asked(pytester: pytes
     outcome = pytester.runpytest_inprocess("--guestsim-agent", "upstream", "-p", "no:benchmark")
 
     outcome.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    "name", ["clouds/cloudstack-happy-path.yaml", "clouds/azure-happy-path.yaml"]
+)
+def test_over_loopback_sockets_the_published_agent_leaves_the_same_trace(name: str) -> None:
+    # CloudStack's password server is spoken to with http.client, Azure's DHCP over UDP.
+    scenario = load_scenario(LIBRARY / name).with_agent("upstream")
+
+    in_process = run_scenario(scenario)
+    over_sockets = run_scenario(scenario, transport="loopback")
+
+    assert over_sockets.passed, over_sockets.failures
+    assert over_sockets.result.trace.to_jsonl() == in_process.result.trace.to_jsonl()
+
+
+_LIBRARY_DIGEST = """
+import hashlib, sys
+from guestsim.simulator.paths import bundled
+from guestsim.simulator.scenario import discover, load_scenario, run_scenario
+for path in discover([bundled("scenarios")]):
+    outcome = run_scenario(load_scenario(path).with_agent("upstream"))
+    text = outcome.result.trace.to_jsonl() + "\\n".join(outcome.result.log)
+    print(path.name, hashlib.sha256(text.encode()).hexdigest())
+"""
+
+
+@pytest.mark.subprocess
+def test_every_library_trace_of_the_published_agent_is_the_same_for_any_hash_seed(
+    tmp_path: Path,
+) -> None:
+    digests = []
+    for hash_seed in ("0", "977"):
+        done = subprocess.run(
+            [sys.executable, "-c", _LIBRARY_DIGEST],
+            capture_output=True,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            cwd=tmp_path,
+            check=False,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        digests.append(done.stdout.splitlines())
+    assert len(digests[0]) == len(list(LIBRARY.rglob("*.yaml")))
+    assert digests[0] == digests[1]
