@@ -29,7 +29,8 @@ UPSTREAM_LOGGER = PACKAGE
 # log goes to the machine's log like guestsim's agent's.
 LOGGING_OPTIONS = frozenset(
     {"debug", "log_dir", "log_file", "logfile", "logdir", "logging_serial_port_settings",
-     "verbose", "use_stderr", "use_syslog", "log_date_format", "log_config_append"}
+     "verbose", "use_stderr", "use_syslog", "log_date_format", "log_config_append",
+     "log_config"}
 )  # fmt: skip
 
 
@@ -41,6 +42,8 @@ class UpstreamAgent:
     def __init__(self, source: str | Path | None = None) -> None:
         self.source = source
         self._package: types.ModuleType | None = None
+        # The log handlers a boot's agent process starts with (see _process_logging).
+        self._log_handlers: list[logging.Handler] | None = None
 
     @contextmanager
     def session(self) -> Iterator[None]:
@@ -73,6 +76,7 @@ class UpstreamAgent:
             rng=random.Random(seed),
         )
         with (
+            self._process_logging(),
             guest.running(process),
             _configured(conf_module.CONF, context.conf, argv),
             _observed(init.InitManager, context.events),
@@ -80,6 +84,26 @@ class UpstreamAgent:
             _watching_done(context.events),
         ):
             self._configure_host(init)
+
+    @contextmanager
+    def _process_logging(self) -> Iterator[None]:
+        """Each agent process logs to the machine's log from its start, as the service's
+        entry point sets logging up in every process: a respawned child's parent has
+        released (and closed) its handlers before it starts the child."""
+        logger = logging.getLogger(UPSTREAM_LOGGER)
+        before = list(logger.handlers)
+        if self._log_handlers is None:
+            self._log_handlers = before
+            try:
+                yield
+            finally:
+                self._log_handlers = None
+            return
+        logger.handlers[:] = self._log_handlers
+        try:
+            yield
+        finally:
+            logger.handlers[:] = before
 
     @staticmethod
     def _configure_host(init: types.ModuleType) -> None:
@@ -105,12 +129,27 @@ def _oslo_value(value: Any) -> Any:
 def _configured(conf: Any, options: AgentConfig, argv: Sequence[str]) -> Iterator[None]:
     """oslo.config's object parsed from the process's command line (never from host
     files) with the scenario's options on top; put back for the parent of a respawn."""
-    conf.clear()
-    conf(list(argv[1:]), project="cloudbase-init", default_config_files=[], default_config_dirs=[])
+    from oslo_config import cfg
+
+    # reset(), not clear(): another process's overrides (the unattend pass's options, a
+    # respawned child's reset_service_password=False) must not outlive it.
+    conf.reset()
+    # Never the host's environment (oslo.config reads OS_<GROUP>__<OPTION> variables).
+    conf(
+        list(argv[1:]),
+        project="cloudbase-init",
+        default_config_files=[],
+        default_config_dirs=[],
+        use_env=False,
+    )
     for group, name, value in options.explicit_items():
         if group == "DEFAULT" and name in LOGGING_OPTIONS:
             continue
-        conf.set_override(name, _oslo_value(value), group=None if group == "DEFAULT" else group)
+        try:
+            conf.set_override(name, _oslo_value(value), group=None if group == "DEFAULT" else group)
+        except (cfg.NoSuchOptError, cfg.NoSuchGroupError):
+            # An option this agent does not register: ignored, as in its config file.
+            continue
     # Not restored afterwards: a respawned child's parent only exits, and the session's
     # end discards the whole object.
     yield
@@ -275,6 +314,10 @@ class _DoneWatcher(logging.Handler):
 @contextmanager
 def _watching_done(events: Callable[..., None]) -> Iterator[None]:
     logger = logging.getLogger(f"{PACKAGE}.init")
+    if any(isinstance(handler, _DoneWatcher) for handler in logger.handlers):
+        # A respawned child process inside the parent's run: already watching.
+        yield
+        return
     handler = _DoneWatcher(events)
     logger.addHandler(handler)
     try:

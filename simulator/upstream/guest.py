@@ -11,10 +11,12 @@ not listed here stops the run as ``not_modelled`` rather than reaching the host.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import email.message
 import http.client
 import importlib
+import importlib.metadata
 import io
 import ntpath
 import os
@@ -37,7 +39,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import jinja2
+import jinja2.sandbox
 import requests
+import yaml
 
 from guestsim.agent.plugins.azureguestagent import member_target
 from guestsim.simulator.errors import NotModelled
@@ -251,27 +256,38 @@ class GuestFile(io.BytesIO):
 
     def __init__(self, path: str, mode: str) -> None:
         osutils = current().osutils
+        if not ntpath.isabs(path):
+            # Relative to the process's working folder on the guest, never the host's.
+            path = _guest_os.path.abspath(path)
         self.path, self.open_mode = path, mode
         self._osutils = osutils
         self._writing = any(flag in mode for flag in "wax+")
-        if "r" in mode or ("+" in mode and "w" not in mode):
+        if "r" in mode:
             if osutils.is_dir(path):
                 raise PermissionError(13, "Permission denied", path)
             if not osutils.path_exists(path):
                 raise FileNotFoundError(2, "No such file or directory", path)
             initial = bytes(osutils.read_file(path))
         else:
-            if not osutils.is_dir(ntpath.dirname(ntpath.abspath(path)) or "."):
+            if not osutils.is_dir(ntpath.dirname(path) or "."):
                 raise FileNotFoundError(2, "No such file or directory", path)
             if "x" in mode and osutils.path_exists(path):
                 raise FileExistsError(17, "File exists", path)
-            initial = b""
+            # "a+" reads what the file holds; "w" and "x" start empty, "a" only appends.
+            readable = "a" in mode and "+" in mode and osutils.path_exists(path)
+            initial = bytes(osutils.read_file(path)) if readable else b""
+        # In append mode only what this handle adds after the file's content is written.
+        self._appended_from = len(initial)
         super().__init__(initial)
+        if "a" in mode:
+            self.seek(0, io.SEEK_END)
 
     def close(self) -> None:
         if not self.closed and self._writing:
-            # In append mode the buffer holds only what this handle wrote.
-            self._osutils.write_file(self.path, self.getvalue(), append="a" in self.open_mode)
+            data = self.getvalue()
+            if "a" in self.open_mode:
+                data = data[self._appended_from :]
+            self._osutils.write_file(self.path, data, append="a" in self.open_mode)
         super().close()
 
 
@@ -617,7 +633,10 @@ class _HttpConnection:
                 timeout=self.timeout,
             )
         except requests.RequestException as ex:
-            raise ConnectionRefusedError(111, str(ex)) from ex
+            # As winsock reports it: upstream's CloudStack client retries on errno 10061.
+            raise ConnectionRefusedError(
+                10061, "No connection could be made because the target machine actively refused it"
+            ) from ex
 
     def getresponse(self) -> _HttpResponse:
         if self._response is None:
@@ -779,6 +798,107 @@ def _guest_module_from_path(module_name: str, path: str) -> types.ModuleType:
     return current().osutils.load_python_module(path)  # type: ignore[no-any-return]
 
 
+def _guest_import(
+    name: str,
+    globals: Mapping[str, Any] | None = None,
+    locals: Mapping[str, Any] | None = None,
+    fromlist: Sequence[str] = (),
+    level: int = 0,
+) -> types.ModuleType:
+    """``__import__`` for upstream's class loader, which instantiates whatever the options
+    name (``metadata_services: [tempfile.mkdtemp]`` would call the host's function): only
+    the agent's own modules are there to load."""
+    if level == 0 and name.partition(".")[0] != "cloudbaseinit":
+        raise _not_modelled(f"a class loaded from the module {name!r} (not the agent's own)")
+    return builtins.__import__(name, globals, locals, fromlist, level)
+
+
+# PyYAML's tags that import and call Python: the full loader upstream reads cloud-config
+# and NoCloud documents with would build them from the host's Python.
+_PYTHON_OBJECT_TAGS = ("name:", "module:", "object:", "object/new:", "object/apply:")
+
+
+def _python_object_tag(loader: Any, suffix: str, node: Any) -> Any:
+    raise _not_modelled(f"a YAML {node.tag} tag (it would run the host's Python)")
+
+
+def _data_only(loader: Any) -> Any:
+    refusing: Any = type(loader.__name__, (loader,), {})
+    for kind in _PYTHON_OBJECT_TAGS:
+        refusing.add_multi_constructor(f"tag:yaml.org,2002:python/{kind}", _python_object_tag)
+    return refusing
+
+
+class _GuestYaml(types.ModuleType):
+    """``yaml`` whose loaders build everything PyYAML's full loader does except Python
+    objects, which stop the run as not_modelled."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.Loader = _data_only(yaml.Loader)
+        if hasattr(yaml, "CLoader"):
+            self.CLoader = _data_only(yaml.CLoader)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(yaml, name)
+
+
+class _GuestSandbox(jinja2.sandbox.SandboxedEnvironment):
+    """A user-data template may reach Python internals (``cycler.__init__.__globals__``)
+    and through them the host: rendered like upstream's plain environment, except that
+    such a reach stops the run as not_modelled."""
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> jinja2.Undefined:
+        raise _not_modelled(
+            f"a Jinja2 template reaching {type(obj).__name__}.{attribute} "
+            "(it would run the host's Python)"
+        )
+
+
+class _GuestTemplate(jinja2.Template):
+    environment_class = _GuestSandbox
+
+
+class _GuestJinja2(types.ModuleType):
+    Template = _GuestTemplate
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(jinja2, name)
+
+
+def _guest_version_info(package: str) -> Any:
+    """``pbr.version.VersionInfo`` that reads installed metadata only: without it pbr asks
+    ``git`` in the host's working folder (a process, and the host's repository's version)."""
+    try:
+        importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        raise _not_modelled(
+            f"pbr.version.VersionInfo({package!r}) without installed metadata (pbr would "
+            "run git on the host; pip install the source tree)"
+        ) from None
+    pbr_version = importlib.import_module("pbr.version")
+    return pbr_version.VersionInfo(package)
+
+
+class _GuestPbr(types.ModuleType):
+    version = types.SimpleNamespace(VersionInfo=_guest_version_info)
+
+
+class _GuestOauth1(types.ModuleType):
+    """oauthlib's OAuth 1 with the nonce and timestamp taken from the guest's clock and
+    random stream (oauthlib draws them from the host's)."""
+
+    def Client(self, *args: Any, **kwargs: Any) -> Any:
+        process = current()
+        timestamp = str(int(process.osutils.utc_now().timestamp()))
+        kwargs.setdefault("timestamp", timestamp)
+        kwargs.setdefault("nonce", f"{process.rng.getrandbits(64)}{timestamp}")
+        return importlib.import_module("oauthlib.oauth1").Client(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(importlib.import_module("oauthlib.oauth1"), name)
+
+
 _guest_os = _GuestOs("os")
 
 # The host module a cloudbaseinit module imported -> what it gets instead.
@@ -805,9 +925,17 @@ _SUBSTITUTES: dict[int, object] = {
 
 # Functions of one upstream module that reach the host's file system by another way.
 _FUNCTION_SUBSTITUTES: dict[str, dict[str, object]] = {
-    "cloudbaseinit.utils.classloader": {"load_module_from_path": _guest_module_from_path},
+    "cloudbaseinit.utils.classloader": {
+        "load_module_from_path": _guest_module_from_path,
+        "__import__": _guest_import,
+    },
     "cloudbaseinit.metadata.services.azureservice": {"untangle": _GuestUntangle("untangle")},
     "cloudbaseinit.metadata.services.ovfservice": {"untangle": _GuestUntangle("untangle")},
+    "cloudbaseinit.metadata.services.maasservice": {"oauth1": _GuestOauth1("oauth1")},
+    "cloudbaseinit.plugins.common.userdataplugins.cloudconfig": {"yaml": _GuestYaml("yaml")},
+    "cloudbaseinit.utils.serialization": {"yaml": _GuestYaml("yaml")},
+    "cloudbaseinit.utils.template_engine.jinja2_template": {"jinja2": _GuestJinja2("jinja2")},
+    "cloudbaseinit.version": {"pbr": _GuestPbr("pbr")},
 }
 
 

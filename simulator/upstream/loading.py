@@ -183,27 +183,29 @@ def upstream_modules(source: str | Path | None = None) -> Iterator[types.ModuleT
     root = locate(source)
     if any(_ours(name) for name in sys.modules):
         raise GuestsimError("an upstream agent session is already open in this process")
-    finder = _UpstreamFinder([str(root)])
-    sys.meta_path.insert(0, finder)
     from oslo_config import cfg
 
+    finder = _UpstreamFinder([str(root)])
     # Upstream registers its options on oslo.config's global object at import; each
     # session gets a fresh one, so a fork's different defaults never collide with ours.
     global_conf = cfg.CONF
-    cfg.CONF = cfg.ConfigOpts()
     # oslo.log's option registration hangs a stderr handler on the root logger; upstream's
     # records go to the machine's log only, and the host's logging is left as it was.
     root_logger = logging.getLogger()
     root_handlers = list(root_logger.handlers)
     upstream_logger = logging.getLogger(PACKAGE)
-    upstream_logger.propagate = False
+    propagate = upstream_logger.propagate
     try:
+        sys.meta_path.insert(0, finder)
+        cfg.CONF = cfg.ConfigOpts()
+        upstream_logger.propagate = False
         yield importlib.import_module(PACKAGE)
     finally:
-        upstream_logger.propagate = True
+        upstream_logger.propagate = propagate
         root_logger.handlers[:] = root_handlers
         cfg.CONF = global_conf
-        sys.meta_path.remove(finder)
+        if finder in sys.meta_path:
+            sys.meta_path.remove(finder)
         for name in [name for name in sys.modules if _ours(name)]:
             del sys.modules[name]
         importlib.invalidate_caches()
