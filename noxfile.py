@@ -36,8 +36,9 @@ def typecheck(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """The library's cost next to the agent's (scenarios/s, overhead ratio, ms per boot, peak
     memory), median wall time per scenario, building config-drive images, start-up (CLI,
-    pytest plugin), the library serially and with --jobs 2, and power-loss exploration."""
-    session.install("-e", ".[test]")
+    pytest plugin), the library serially and with --jobs 2, power-loss exploration, and the
+    clean-room library next to the published agent's configure_host ([upstream] extra)."""
+    session.install("-e", ".[test,upstream]")
     session.run("python", "benchmarks/bench_library.py")
     session.run("python", "benchmarks/bench_scenarios.py", *session.posargs)
     session.run("python", "benchmarks/bench_media.py")
