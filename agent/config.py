@@ -3,9 +3,13 @@
 A configuration is read from a real INI file (:func:`load_config`), from inline values such
 as a YAML scenario's (:func:`config_from_options`), or is all defaults
 (:func:`default_config`). Values are parsed the way oslo.config parses them, so a file that
-works with the real agent means the same thing here. Problems the real agent would ignore
-(unknown options or sections, deprecated spellings) become :class:`ConfigWarning` entries;
-values the real agent would reject raise :class:`ConfigValueError`.
+works with the real agent means the same thing here: list values lose their trailing
+commas, and a file's values have their ``$name``/``${name}``/``${group.name}`` references
+to other options replaced (``$$`` and ``\\$`` stand for a ``$``). Inline values are taken
+literally. Problems the real agent would ignore (unknown options or sections, deprecated
+spellings) become :class:`ConfigWarning` entries; values the real agent would reject raise
+:class:`ConfigValueError` (:class:`ConfigReferenceError` for a reference that resolves to
+no option).
 """
 
 from __future__ import annotations
@@ -73,7 +77,42 @@ class ConfigValueError(ConfigError):
         self.line = line
         self.value = value
         self.expected = expected
-        super().__init__(f"{_where(file, line)}: [{group}] {option}: {value!r} is not {expected}")
+        super().__init__(f"{_where(file, line)}: [{group}] {option}: {self.detail}")
+
+    @property
+    def detail(self) -> str:
+        """What is wrong with the value, without the file, line and option."""
+        return f"{self.value!r} is not {self.expected}"
+
+
+class ConfigReferenceError(ConfigValueError):
+    """A ``$name`` reference in a value names no option, or leads back to itself."""
+
+    def __init__(
+        self,
+        *,
+        option: str,
+        group: str,
+        file: str,
+        line: int | None,
+        value: Any,
+        reference: str,
+        reason: str,
+    ) -> None:
+        self.reference = reference
+        self.reason = reason
+        super().__init__(
+            option=option,
+            group=group,
+            file=file,
+            line=line,
+            value=value,
+            expected="a value whose references resolve",
+        )
+
+    @property
+    def detail(self) -> str:
+        return f"{self.reference} cannot be resolved: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -451,7 +490,9 @@ def _to_int(value: Any, expected: str) -> int:
 
 
 def _split_list(text: str) -> list[str]:
-    stripped = text.strip()
+    # Trailing commas end the list without adding empty items (``a,b,``, common in real
+    # confs); an empty item between two commas stays, as in oslo.config.
+    stripped = text.strip().rstrip(",")
     if not stripped:
         return []
     return [item.strip() for item in stripped.split(",")]
@@ -532,26 +573,157 @@ class _Assignment:
     line: int | None
 
 
-def _value_error(item: _Assignment, file: str, expected: str) -> ConfigValueError:
+def _value_error(
+    item: _Assignment, file: str, expected: str, value: Any = None
+) -> ConfigValueError:
     return ConfigValueError(
         option=item.name,
         group=item.group,
         file=file,
         line=item.line,
-        value=item.value,
+        value=item.value if value is None else value,
         expected=expected,
     )
+
+
+def _convert_item(opt: Option, item: _Assignment, file: str) -> Any:
+    try:
+        return _convert(opt, item.value)
+    except _BadValue as bad:
+        raise _value_error(item, file, bad.expected) from None
+
+
+# --------------------------------------------------------------------------------------
+# $ references (oslo.config's substitution in a conf file's values)
+# --------------------------------------------------------------------------------------
+
+# "$$" (a dollar), "$name" or "${name}"; a name may go on with dots ("$group.option") and,
+# as in oslo.config's template, its letters match in either case. Any other "$" is text.
+_REFERENCE = re.compile(
+    r"\$(?:(?P<escaped>\$)|(?P<named>[_a-z][._a-z0-9]*)|\{(?P<braced>[_a-z][._a-z0-9]*)\})",
+    re.IGNORECASE,
+)
+# Groups a "${group.option}" reference can name: [DEFAULT] is not one of them.
+_NAMED_GROUPS = frozenset(_GROUPS) - {DEFAULT_GROUP}
+
+
+class _Unresolved(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Substitution:
+    """Option values of one file with their ``$`` references resolved.
+
+    A reference reads the referred option's final value (its own references resolved, its
+    type applied, printed as Python prints it; nothing for None), or its default when the
+    file does not set it. ``$name`` is looked up in the referring option's group first,
+    then in [DEFAULT]; ``$group.name`` in that group only. A backslash and a dollar (even
+    in a Windows path) are read as ``$$`` before anything else.
+
+    An option is read where it was found: a reference to ``[DEFAULT] config_drive_cdrom``
+    (the old spelling of ``[config_drive] cdrom``) reads ``cdrom`` or ``config_drive_cdrom``
+    written in [DEFAULT], not the [config_drive] value, as oslo.config does.
+    """
+
+    def __init__(self, written: Mapping[_Key, _Assignment], file: str) -> None:
+        self._written = written
+        self._file = file
+        self._done: dict[tuple[str, Option], Any] = {}
+        self._resolving: list[tuple[str, Option]] = []
+
+    def convert(self, opt: Option, item: _Assignment, group: str | None = None) -> Any:
+        """``item``'s value for ``opt`` (the option it sets), references resolved as the
+        option reads them from ``group`` (default: its own)."""
+        if not isinstance(item.value, str):
+            return _convert_item(opt, item, self._file)
+        group = group or opt.group
+        self._resolving.append((group, opt))
+        try:
+            text = self._substitute(group, item)
+        finally:
+            self._resolving.pop()
+        try:
+            return _convert(opt, text)
+        except _BadValue as bad:
+            raise _value_error(item, self._file, bad.expected, text) from None
+
+    def _substitute(self, group: str, item: _Assignment) -> str:
+        def replace(match: re.Match[str]) -> str:
+            if match["escaped"]:
+                return "$"
+            name = match["named"] or match["braced"]
+            try:
+                return _as_text(self._value(*self._referred(group, name)))
+            except _Unresolved as ex:
+                raise ConfigReferenceError(
+                    option=item.name,
+                    group=item.group,
+                    file=self._file,
+                    line=item.line,
+                    value=item.value,
+                    reference=match[0],
+                    reason=ex.reason,
+                ) from None
+
+        return _REFERENCE.sub(replace, item.value.replace("\\$", "$$"))
+
+    @staticmethod
+    def _referred(group: str, name: str) -> tuple[str, Option]:
+        """The group a reference reads from, and the option it reads."""
+        if "." in name:
+            section, _, option = name.partition(".")
+            if section not in _NAMED_GROUPS:
+                raise _Unresolved(f"no section [{section}]")
+            found = _option_or_alias(section, option)
+            if found is None:
+                raise _Unresolved(f"no option {option} in [{section}]")
+            return section, found
+        for where in dict.fromkeys((group, DEFAULT_GROUP)):
+            found = _option_or_alias(where, name)
+            if found is not None:
+                return where, found
+        places = " or ".join(f"[{where}]" for where in dict.fromkeys((group, DEFAULT_GROUP)))
+        raise _Unresolved(f"no option {name} in {places}")
+
+    def _value(self, group: str, opt: Option) -> Any:
+        key = (group, opt)
+        if key in self._resolving:
+            loop = [*self._resolving[self._resolving.index(key) :], key]
+            chain = " -> ".join(f"[{where}] {option.name}" for where, option in loop)
+            raise _Unresolved(f"the value refers back to itself ({chain})")
+        if key not in self._done:
+            names = [(group, opt.name), *opt.deprecated]
+            item = next((self._written[n] for n in names if n in self._written), None)
+            self._done[key] = opt.default if item is None else self.convert(opt, item, group)
+        return self._done[key]
+
+
+def _option_or_alias(group: str, name: str) -> Option | None:
+    return _BY_KEY.get((group, name)) or _ALIASES.get((group, name))
+
+
+def _as_text(value: Any) -> str:
+    """A value as a reference prints it: Python's ``str``, and nothing for None."""
+    if value is None:
+        return ""
+    if isinstance(value, tuple):
+        value = list(value)
+    return str(value)
 
 
 def _apply(
     assignments: Iterable[_Assignment],
     file: str,
     section_lines: Mapping[str, int | None],
+    substitute: bool = False,
 ) -> tuple[dict[_Key, Any], list[ConfigWarning]]:
     """Resolve assignments (in source order) to option values plus warnings.
 
     A current name always beats a deprecated spelling of the same option, whatever their
-    order in the source.
+    order in the source. With ``substitute`` (a conf file's text), ``$`` references in the
+    values of known options are resolved first.
     """
     warnings: list[tuple[int, int, ConfigWarning]] = []
 
@@ -564,11 +736,14 @@ def _apply(
     for group, line in section_lines.items():
         if group not in _GROUPS:
             unknown_groups.add(group)
-            warn(0, line, f"unknown section [{group}] (ignored)")
+            hint = "; [DEFAULT] is written in capitals" if group.upper() == DEFAULT_GROUP else ""
+            warn(0, line, f"unknown section [{group}] (ignored){hint}")
 
     direct: list[tuple[Option, _Assignment]] = []
     via_alias: list[tuple[int, Option, _Assignment]] = []
+    written: dict[_Key, _Assignment] = {}
     for position, item in enumerate(assignments):
+        written[item.group, item.name] = item
         if item.group not in _GROUPS:
             if item.group not in unknown_groups:
                 unknown_groups.add(item.group)
@@ -590,14 +765,18 @@ def _apply(
                 message += "; it exists in " + ", ".join(f"[{g}]" for g in elsewhere)
             warn(position, item.line, message)
 
+    directly_set = {(opt.group, opt.name) for opt, _ in direct}
+    substitution = _Substitution(written, file) if substitute else None
+
+    def convert(opt: Option, item: _Assignment) -> Any:
+        if substitution is not None:
+            return substitution.convert(opt, item)
+        return _convert_item(opt, item, file)
+
     values: dict[_Key, Any] = {}
     for opt, item in direct:
-        try:
-            values[opt.group, opt.name] = _convert(opt, item.value)
-        except _BadValue as bad:
-            raise _value_error(item, file, bad.expected) from None
+        values[opt.group, opt.name] = convert(opt, item)
 
-    directly_set = {(opt.group, opt.name) for opt, _ in direct}
     for position, target, item in via_alias:
         target_key = (target.group, target.name)
         # A registered old spelling (oslo.log's logfile ...) is not a deprecation to report.
@@ -617,10 +796,7 @@ def _apply(
                 item.line,
                 f"[{item.group}] {item.name} is deprecated, use [{target.group}] {target.name}",
             )
-        try:
-            values[target_key] = _convert(target, item.value)
-        except _BadValue as bad:
-            raise _value_error(item, file, bad.expected) from None
+        values[target_key] = convert(target, item)
 
     warnings.sort(key=lambda entry: (entry[0], entry[1]))
     return values, [entry[2] for entry in warnings]
@@ -791,12 +967,29 @@ def load_config(path: str | os.PathLike[str]) -> AgentConfig:
         raise ConfigFileError(file, f"not an INI file: {message}") from None
 
     positions = _line_numbers(text)
-    assignments = [
-        _Assignment(section, key, _unquote(value), positions.get((section, key)))
-        for section in parser.sections()
-        for key, value in parser.items(section, raw=True)
-    ]
-    section_lines = {section: positions.get((section, None)) for section in parser.sections()}
-    values, warnings = _apply(assignments, file, section_lines)
-    lines = {(section, key): line for (section, key), line in positions.items() if key is not None}
+    # Sections in any mix of cases ([OpenStack]) are one group for oslo.config; the later
+    # line wins among their keys, so assignments go in line order.
+    assignments = sorted(
+        (
+            _Assignment(_group_of(section), key, _unquote(value), positions.get((section, key)))
+            for section in parser.sections()
+            for key, value in parser.items(section, raw=True)
+        ),
+        key=lambda item: item.line or 0,
+    )
+    section_lines: dict[str, int | None] = {}
+    for section in parser.sections():
+        section_lines.setdefault(_group_of(section), positions.get((section, None)))
+    values, warnings = _apply(assignments, file, section_lines, substitute=True)
+    lines = {
+        (_group_of(section), key): line
+        for (section, key), line in sorted(positions.items(), key=lambda entry: entry[1])
+        if key is not None
+    }
     return AgentConfig(file, values, warnings, lines)
+
+
+def _group_of(section: str) -> str:
+    """The group a file's section sets: group names are not case-sensitive, [DEFAULT] is."""
+    lowered = section.lower()
+    return lowered if section != DEFAULT_GROUP and lowered in _GROUPS else section

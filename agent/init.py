@@ -119,7 +119,7 @@ class InitManager:
             new_status, reboot = plugin.execute(service, shared_data)
         except Exception as ex:
             LOG.error("plugin '%s' failed with error '%s'", name, ex)
-            LOG.debug("Plugin failure", exc_info=True)
+            LOG.error("Plugin failure", exc_info=True)
             self.events(
                 "plugin_end",
                 stage=stage,

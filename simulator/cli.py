@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
 import os
@@ -21,8 +22,11 @@ from guestsim.simulator.media.formats import FORMATS, PARTITION_FILESYSTEMS
 from guestsim.simulator.paths import bundled
 
 if TYPE_CHECKING:
+    from guestsim.simulator.clouds.base import CloudApp, SimRequest, SimResponse
+    from guestsim.simulator.faults import FaultPlan
     from guestsim.simulator.scenario import Scenario
     from guestsim.simulator.schedules import Schedule, ScheduleSearch
+    from guestsim.simulator.transport import LoopbackServer
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,23 +56,34 @@ def _interactive() -> bool:
     return sys.stdout.isatty() and ci not in ("1", "true", "yes")
 
 
-def _selected_files(paths: tuple[Path, ...], keywords: str | None, shard: str | None) -> list[Path]:
-    """The scenario files named (default: the bundled library), after -k and --shard."""
-    from guestsim.simulator.scenario import discover
+def _selected_scenarios(
+    paths: tuple[Path, ...], keywords: str | None, shard: str | None
+) -> list[Scenario]:
+    """The scenarios named (default: the bundled library), after -k and --shard. A -k or
+    --shard that selects none is not an error (an over-sharded CI matrix, an expression
+    for another branch's scenarios): it says so on stderr and the command goes on with
+    none, writing empty reports and exiting 0."""
+    from guestsim.simulator.scenario import discover_roots, load_scenario, scenario_name
     from guestsim.simulator.selection import SelectionError, matches_keywords, parse_shard
     from guestsim.simulator.selection import shard as shard_paths
 
-    files = discover(paths or [bundled("scenarios")])
+    found = discover_roots(paths or [bundled("scenarios")])
+    if not found:
+        raise click.UsageError("no scenario files found")
+    entries = found
     try:
         if keywords:
-            files = [p for p in files if matches_keywords(keywords, f"{p.parent.name}/{p.stem}")]
+            entries = [e for e in entries if matches_keywords(keywords, scenario_name(*e))]
         if shard:
-            files = shard_paths(files, *parse_shard(shard))
+            kept = set(shard_paths([path for path, _ in entries], *parse_shard(shard)))
+            entries = [entry for entry in entries if entry[0] in kept]
     except SelectionError as ex:
         raise click.UsageError(str(ex)) from ex
-    if not files:
-        raise click.UsageError("no scenario files found (or none selected)")
-    return files
+    if not entries:
+        by = [f"-k {keywords!r}"] if keywords else []
+        by += [f"--shard {shard}"] if shard else []
+        click.echo(f"no scenario selected by {' and '.join(by)} ({len(found)} found)", err=True)
+    return [load_scenario(path, root) for path, root in entries]
 
 
 def _selection_options(command: F) -> F:
@@ -224,12 +239,15 @@ def run(
     """Run scenarios: files, or folders searched for *.yaml (default: the bundled library).
 
     Prints one line per scenario and a summary (a progress bar instead on a terminal,
-    unless CI=true). Exit status: 0 all passed, 1 any scenario failed, 2 a scenario file
-    or the command line is invalid, 3 an internal error.
+    unless CI=true). Scenarios are named as `guestsim list` names them. Exit status: 0 all
+    passed, 1 any scenario failed, 2 a scenario file or the command line is invalid, 3 an
+    internal error; a -k or --shard that selects no scenario says so and exits 0.
 
     With --conf, --unattend-conf, --local-scripts or --user-data, every scenario that
     declares that part overridable runs with yours, keeping its cloud, faults, machine and
-    the options its story is about; the others are reported as skipped.
+    the options its story is about; the others are reported as skipped. Options that point
+    the agent at a cloud ([<cloud>] metadata_base_url, [cloudstack] password_server_port,
+    [vmwareguestinfo] vmware_rpctool_path) keep the scenario's values (a note says so).
 
     The schedule options (--power-loss-at, --fault, --extra-boots) replay what `guestsim
     explore` prints for one scenario file: its run with those power cuts, faults and extra
@@ -257,7 +275,6 @@ def run(
         write_json,
         write_junit,
     )
-    from guestsim.simulator.scenario import load_scenario
 
     agent = (agent_name, agent_source)
     if len(power_loss_at) == 1 and not fault_specs and not extra_boots:
@@ -266,8 +283,7 @@ def run(
     if power_loss_at or fault_specs or extra_boots:
         _replay_schedule(paths, power_loss_at, fault_specs, extra_boots, seed, agent)
         return
-    files = _selected_files(paths, keywords, shard)
-    scenarios = _with_agent([load_scenario(path) for path in files], *agent)
+    scenarios = _with_agent(_selected_scenarios(paths, keywords, shard), *agent)
     if clouds:
         wanted = {name.strip() for name in clouds.split(",") if name.strip()}
         unknown = sorted(wanted - {*CLOUD_TYPES, "none"})
@@ -279,6 +295,13 @@ def run(
     overrides = load_overrides(conf, unattend_conf, user_data, local_scripts)
     skipped = [(s, reason) for s in scenarios if (reason := s.skip_reason(overrides))]
     runnable = [s for s in scenarios if not s.skip_reason(overrides)]
+    replaced = sorted({option for s in runnable for option in s.replaced_endpoints(overrides)})
+    if replaced:
+        click.echo(
+            f"note: each scenario runs with its own {', '.join(replaced)} instead of your "
+            "configuration's: its simulated cloud answers there",
+            err=True,
+        )
     records = run_records(runnable, seed, overrides, jobs=jobs or default_jobs())
     outcomes = []
     if _interactive():
@@ -319,7 +342,7 @@ def _replay_cut(
     where = cut.effect.call if cut.effect is not None else "after the last side effect"
     known = cut.outcome != "converged" and cut.finding_id in known_findings(scenario)
     click.echo(
-        f"{cut.outcome.upper()}{'  [known]' if known else ''}  {scenario.name}  "
+        f"{cut.outcome.upper()}{'  [known]' if known else ''}  {scenario.qualified_name}  "
         f"(power lost at side effect {index} of {len(ref.result.side_effects)}: {where} in "
         f"{cut.plugin}; {cut.boots} boots)"
     )
@@ -363,7 +386,8 @@ def _replay_schedule(
     run, result = run_schedule(scenario, ref, schedule, seed)
     known = "  [known]" if run.known else ""
     click.echo(
-        f"{run.outcome.upper()}{known}  {scenario.name}  ({schedule.describe()}; {run.boots} boots)"
+        f"{run.outcome.upper()}{known}  {scenario.qualified_name}  "
+        f"({schedule.describe()}; {run.boots} boots)"
     )
     for line in run.diff:
         click.echo(f"      - {line}")
@@ -451,12 +475,10 @@ def explore(
         write_json,
         write_junit,
     )
-    from guestsim.simulator.scenario import load_scenario
 
     if not power_loss and examples is None:
         raise click.UsageError("say what to explore: --power-loss, --hypothesis N, or both")
-    files = _selected_files(paths, keywords, shard)
-    scenarios = _with_agent([load_scenario(path) for path in files], agent_name, agent_source)
+    scenarios = _with_agent(_selected_scenarios(paths, keywords, shard), agent_name, agent_source)
     explorations = []
     if power_loss:
         for exploration in explore_all(scenarios, seed, jobs or default_jobs()):
@@ -525,15 +547,17 @@ def trace(
 ) -> None:
     """Show what happened in one scenario's run, boot by boot.
 
-    Each boot lists its stages and plugins with their durations in virtual (guest) time,
-    statuses and reboot flags; --events adds every OS change, HTTP request, DHCP exchange,
-    sleep and reboot. The output is identical for the same scenario and seed on every host.
+    SCENARIO is a scenario file or a name from the bundled library as `guestsim list`
+    shows it (e.g. clouds/openstack-happy-path). Each boot lists its stages and plugins
+    with their durations in virtual (guest) time, statuses and reboot flags; --events adds
+    every OS change, HTTP request, DHCP exchange, sleep and reboot. The output is identical
+    for the same scenario and seed on every host.
     """
     from guestsim.simulator.report import console_line
-    from guestsim.simulator.scenario import load_scenario, run_scenario
+    from guestsim.simulator.scenario import run_scenario
     from guestsim.simulator.timeline import render_timeline, timeline_document
 
-    (loaded,) = _with_agent([load_scenario(scenario)], agent_name, agent_source)
+    (loaded,) = _with_agent([_named_scenario(scenario)], agent_name, agent_source)
     if fault_specs or extra_boots or len(power_loss_at) > 1:
         from guestsim.simulator.scenario import ScenarioOutcome
         from guestsim.simulator.schedules import build_schedule_machine
@@ -568,45 +592,71 @@ def trace(
 
 
 @cli.command()
-@click.argument("scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("scenario", type=click.Path(path_type=Path))
 def explain(scenario: Path) -> None:
     """Show what the agent will see in SCENARIO, without running it.
 
-    The agent configuration (with warnings), the machine (adapters, disks, volumes,
-    CD-ROMs and their files), DHCP servers, each cloud with its documents, and faults.
+    SCENARIO is a scenario file or a name from the bundled library as `guestsim list`
+    shows it (e.g. clouds/openstack-happy-path). The agent configuration (with warnings),
+    the machine (adapters, disks, volumes, CD-ROMs and their files), DHCP servers, each
+    cloud with its documents, and faults.
     """
     from guestsim.simulator.explain import explain as explain_scenario
-    from guestsim.simulator.scenario import load_scenario
 
-    click.echo(explain_scenario(load_scenario(scenario)))
+    click.echo(explain_scenario(_named_scenario(scenario)))
+
+
+def _named_scenario(argument: Path) -> Scenario:
+    """SCENARIO of trace and explain: a scenario file, or a name from the bundled library
+    as `guestsim list` prints it (so it works from any folder, with the wheel installed)."""
+    from guestsim.simulator.scenario import load_scenario
+    from guestsim.simulator.selection import SelectionError, library_scenario
+
+    if argument.is_file():
+        return load_scenario(argument)
+    if argument.is_dir():
+        raise click.BadParameter(
+            f"{argument} is a folder: name one scenario file", param_hint="SCENARIO"
+        )
+    try:
+        path, root = library_scenario(argument.as_posix(), bundled("scenarios"))
+    except SelectionError as ex:
+        raise click.BadParameter(str(ex), param_hint="SCENARIO") from ex
+    return load_scenario(path, root)
 
 
 @cli.command()
 @click.argument(
     "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-def validate(paths: tuple[Path, ...]) -> None:
+@click.option("--strict", is_flag=True, help="Warnings fail too (exit status 1).")
+def validate(paths: tuple[Path, ...], strict: bool) -> None:
     """Check scenario files (*.yaml) and cloudbase-init.conf files without running them.
 
     For conf files: unknown options, deprecated names, values of the wrong type, unknown
     plugin or metadata-service paths, plugins listed twice and plugin orders that cannot
-    work (SetUserPasswordPlugin before CreateUserPlugin ...), each with file:line.
-    Exit status: 0 nothing wrong, 1 warnings only, 2 errors.
+    work (SetUserPasswordPlugin before CreateUserPlugin ...), each with file:line. For
+    scenario files: the schema, the conf file the scenario names (agent.conf) and its
+    inline agent.options. Warnings (what the agent tolerates, such as a deprecated name)
+    are printed but do not fail. Exit status: 0 no errors, 1 warnings with --strict,
+    2 errors.
 
     \b
     Examples:
       guestsim validate conf/cloudbase-init.conf conf/cloudbase-init-unattend.conf
       guestsim validate scenarios/reboots/*.yaml
+      guestsim validate --strict conf/cloudbase-init.conf
     """
     from guestsim.simulator.validate import validate as check_file
 
-    findings = [finding for path in paths for finding in check_file(path)]
+    # A conf file named twice (directly, or by several scenarios) is reported once.
+    findings = list(dict.fromkeys(finding for path in paths for finding in check_file(path)))
     for finding in findings:
         click.echo(str(finding))
     errors = sum(1 for finding in findings if finding.severity == "error")
     warnings = len(findings) - errors
     click.echo(f"{len(paths)} file(s) checked: {errors} error(s), {warnings} warning(s)")
-    sys.exit(EXIT_USAGE if errors else (EXIT_FAILED if warnings else EXIT_PASSED))
+    sys.exit(EXIT_USAGE if errors else (EXIT_FAILED if warnings and strict else EXIT_PASSED))
 
 
 @cli.command(name="list")
@@ -616,18 +666,18 @@ def list_scenarios(paths: tuple[Path, ...]) -> None:
 
     PATHS are files or folders (default: the bundled library).
     """
-    from guestsim.simulator.scenario import discover, load_scenario
+    from guestsim.simulator.scenario import discover_roots, load_scenario
 
     rows = []
-    for path in discover(paths or [bundled("scenarios")]):
-        scenario = load_scenario(path)
+    for path, root in discover_roots(paths or [bundled("scenarios")]):
+        scenario = load_scenario(path, root)
         cloud = scenario.cloud_type
         plugins = [
             p.rpartition(".")[2].removesuffix("Plugin") for p in scenario.conf.get("plugins")
         ]
         rows.append(
             (
-                f"{scenario.folder}/{scenario.name}",
+                scenario.qualified_name,
                 cloud,
                 ",".join(plugins),
                 str(scenario.data["expect"]["boots"]),
@@ -717,12 +767,11 @@ def diff_agents(
     """
     from guestsim.simulator.conformance import diff_scenario
     from guestsim.simulator.conformance_report import diff_document, diff_lines, dumps, totals_line
-    from guestsim.simulator.scenario import load_scenario
 
     if not paths and not keywords:
         raise click.UsageError("name scenario files or folders, or select with -k")
     upstream = _upstream_agent(agent_source)
-    scenarios = [load_scenario(path) for path in _selected_files(paths, keywords, shard)]
+    scenarios = _selected_scenarios(paths, keywords, shard)
     diffs = []
     for scenario in scenarios:
         diffs.append(diff_scenario(scenario, upstream, seed))
@@ -780,11 +829,10 @@ def conformance(
         table_row,
         totals_line,
     )
-    from guestsim.simulator.scenario import load_scenario
 
     upstream = _upstream_agent(agent_source)
-    scenarios = [load_scenario(path) for path in _selected_files(paths, keywords, shard)]
-    width = max(len(f"{scenario.folder}/{scenario.name}") for scenario in scenarios)
+    scenarios = _selected_scenarios(paths, keywords, shard)
+    width = max([len("scenario"), *(len(scenario.qualified_name) for scenario in scenarios)])
     if not as_json:
         click.echo(table_header(width))
     diffs = []
@@ -802,6 +850,44 @@ def conformance(
     sys.exit(EXIT_PASSED if identical * 100 >= fail_under * len(diffs) else EXIT_FAILED)
 
 
+def _served_clouds(
+    cloud: str, spec: dict[str, Any], data: Path | None, tree: Path | None
+) -> list[CloudApp]:
+    """The apps ``guestsim serve`` runs: documents from --data (fixture format), --tree (the
+    wire layout) or the bundled examples; a folder in the other format is an error."""
+    from guestsim.simulator.clouds import DocumentSource, build_clouds
+    from guestsim.simulator.errors import ScenarioError
+
+    if data is not None and tree is not None:
+        raise click.UsageError("--data and --tree are two formats of one thing: give one")
+    if data is not None:
+        fixtures = bundled("fixtures") / "clouds" / cloud
+        names = sorted(p.name for p in fixtures.iterdir() if p.is_file() and p.name != "README.md")
+        if not any((data / name).is_file() for name in names):
+            raise click.BadParameter(
+                f"{data} holds none of the files of guestsim's fixture format for {cloud} "
+                f"({', '.join(names)}; see {fixtures}). A folder laid out as the wire paths "
+                f"is served with --tree {data}",
+                param_hint="--data",
+            )
+        return build_clouds(DocumentSource(cloud, spec, None, defaults_dir=data))
+    if tree is None:
+        return build_clouds(DocumentSource(cloud, spec, None))
+    try:
+        apps = build_clouds(DocumentSource(cloud, {**spec, "tree": str(tree.resolve())}, None))
+    except ScenarioError as ex:
+        raise click.BadParameter(ex.message, param_hint="--tree") from ex
+    served = apps[0].tree
+    problem = served.unrecognised(apps[0]) if served is not None else None
+    if problem is not None:
+        raise click.BadParameter(
+            f"{problem}. A folder in guestsim's fixture format (fixtures/clouds/{cloud}/) "
+            f"is served with --data {tree}",
+            param_hint="--tree",
+        )
+    return apps
+
+
 def _is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -809,12 +895,56 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
+def _bind_servers(
+    apps: list[CloudApp], host: str, ports: list[int], faults: FaultPlan
+) -> list[LoopbackServer]:
+    """One server per app, each bound to its port; a port that cannot be had is a usage
+    error naming it (and no server is left bound)."""
+    from guestsim.simulator.transport import LoopbackServer
+
+    def log(request: SimRequest, response: SimResponse | None) -> None:
+        status = response.status if response else "dropped"
+        click.echo(f"{request.method} {request.path} -> {status}")
+
+    servers: list[LoopbackServer] = []
+    try:
+        for app, port in zip(apps, ports, strict=True):
+            if port > 65535:
+                raise click.BadParameter(
+                    f"{app.name} would need port {port}, past 65535", param_hint="--port"
+                )
+            try:
+                server = LoopbackServer(
+                    app, host=host, port=port, faults=faults, on_request=log, direct=True
+                )
+            except OSError as ex:
+                if ex.errno == errno.EADDRINUSE:
+                    raise click.UsageError(f"port {port} on {host} is in use") from ex
+                reason = ex.strerror or str(ex)
+                raise click.UsageError(f"cannot serve on {host} port {port}: {reason}") from ex
+            servers.append(server)
+    except click.ClickException:
+        for server in servers:
+            server.close()
+        raise
+    return servers
+
+
 @cli.command()
 @click.argument("cloud", type=click.Choice(CLOUD_TYPES))
 @click.option(
     "--data",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder with the cloud's documents (default: the bundled examples).",
+    help="Folder of documents in guestsim's fixture format, named as in "
+    "fixtures/clouds/CLOUD/ (openstack: meta_data.json, user_data; ec2: meta-data.json ...); "
+    "a document missing there is absent. Default: the bundled examples.",
+)
+@click.option(
+    "--tree",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder laid out as the cloud's wire paths, as a static HTTP server serves it "
+    "(openstack/latest/meta_data.json, latest/meta-data/instance-id, "
+    "computeMetadata/v1/instance/name ...); it replaces the documents.",
 )
 @click.option(
     "--port",
@@ -837,43 +967,66 @@ def _is_loopback(host: str) -> bool:
     help="Inject a fault, e.g. '/openstack/*:status=503,first=2' "
     "(names: method, status, delay, error, body, first). Repeatable.",
 )
+@click.option(
+    "--imdsv2",
+    type=click.Choice(["optional", "required"]),
+    help="ec2: 'required' refuses GETs without a session token with 401 (default optional).",
+)
+@click.option(
+    "--password-port",
+    type=click.IntRange(1, 65535),
+    help="cloudstack: port of the password server (default: the port after --port, or a "
+    "free one). Clients such as cloud-init expect 8080.",
+)
 def serve(
-    cloud: str, data: Path | None, port: int, host: str, fault_specs: tuple[str, ...]
+    cloud: str,
+    data: Path | None,
+    tree: Path | None,
+    port: int,
+    host: str,
+    fault_specs: tuple[str, ...],
+    imdsv2: str | None,
+    password_port: int | None,
 ) -> None:
     """Serve one simulated cloud over real HTTP until interrupted.
 
     Point a real agent or VM at the printed URL. Each request is logged with its
-    status. Without --data the bundled example documents are served.
+    status. Without --data or --tree the bundled example documents are served. --data
+    takes guestsim's fixture format (fixtures/clouds/CLOUD/), --tree a folder laid out as
+    the wire paths, with listings generated from it; the cloud's protocol (headers,
+    tokens, signatures) and its dynamic endpoints (passwords) stay the cloud's. Links in the
+    documents served (Azure's goal state) point at the address the client used.
 
     \b
     Examples:
       guestsim serve openstack
       curl http://127.0.0.1:PORT/openstack/latest/meta_data.json
       guestsim serve ec2 --port 8080 --fault '/latest/api/token:status=403'
+      guestsim serve ec2 --imdsv2 required
+      guestsim serve cloudstack --password-port 8080
+      guestsim serve openstack --tree my-metadata/
     """
-    from guestsim.simulator.clouds import DocumentSource, build_clouds
     from guestsim.simulator.faults import FaultPlan, parse_fault
-    from guestsim.simulator.transport import LoopbackServer
 
     try:
         faults = FaultPlan([parse_fault(spec) for spec in fault_specs])
     except ValueError as ex:
         raise click.BadParameter(str(ex), param_hint="--fault") from ex
+    spec: dict[str, Any] = {}
+    if imdsv2 is not None:
+        if cloud != "ec2":
+            raise click.BadParameter(f"is for ec2, not {cloud}", param_hint="--imdsv2")
+        spec["imdsv2"] = imdsv2
+    if password_port is not None and cloud != "cloudstack":
+        raise click.BadParameter(f"is for cloudstack, not {cloud}", param_hint="--password-port")
     if not _is_loopback(host):
         click.echo(f"warning: serving on {host}, reachable from other machines", err=True)
-    apps = build_clouds(DocumentSource(cloud, {}, None, defaults_dir=data))
-    servers = []
-    for offset, app in enumerate(apps):
-        server = LoopbackServer(
-            app,
-            host=host,
-            port=port + offset if port else 0,
-            faults=faults,
-            on_request=lambda request, response: click.echo(
-                f"{request.method} {request.path} -> {response.status if response else 'dropped'}"
-            ),
-        )
-        servers.append(server)
+    apps = _served_clouds(cloud, spec, data, tree)
+    ports = [port + offset if port else 0 for offset in range(len(apps))]
+    if password_port is not None:
+        ports[1] = password_port  # CloudStack: the metadata server, then the password server
+    servers = _bind_servers(apps, host, ports, faults)
+    for app, server in zip(apps, servers, strict=True):
         click.echo(f"{cloud} ({app.name}) serving on {server.url} (cloud base {app.base_url})")
     for server in servers[1:]:
         server.start()
@@ -933,8 +1086,12 @@ def configdrive_build(
 
     Every file under SRC goes onto the image at the same relative path (symbolic links
     are followed if they stay inside SRC). The output is the same bytes for the same
-    files on every host. Warns when the file the agent looks for is missing:
-    openstack/latest/meta_data.json, or meta-data with --nocloud.
+    files on every host. Warns when the agent, with its default options, would not
+    use the image where such an image goes (an ISO in a CD-ROM drive, a FAT image on a
+    raw disk, a disk's partition), naming each service whose files are there and why:
+    ConfigDriveService (openstack/latest/meta_data.json, label config-2), NoCloud
+    (meta-data, label cidata), OvfService (ovf-env.xml, label "OVF ENV"),
+    OpenNebulaService (context.sh, any CD-ROM) and AzureService (its .tag file).
 
     \b
     Examples:
@@ -946,12 +1103,11 @@ def configdrive_build(
     from guestsim.simulator import media
 
     tree = media.tree_from_directory(src)
-    required = "meta-data" if nocloud else "openstack/latest/meta_data.json"
-    if required not in tree:
-        click.echo(f"warning: {src} has no {required}; the agent will not use this drive", err=True)
     shown = media.effective_label(image_format, label, nocloud, filesystem)
     image = media.build_image(tree, image_format, shown, nocloud=nocloud, filesystem=filesystem)
     media.write_image(output, image)
+    for warning in media.drive_warnings(tree, image_format, shown, filesystem):
+        click.echo(f"warning: {src}: {warning}", err=True)
     click.echo(f"{output}: {image_format}, label {shown}, {len(tree)} files, {len(image)} bytes")
 
 

@@ -415,7 +415,7 @@ def diff_scenario(
     ours = [scenario.build_machine(each, agent=GUESTSIM_AGENT).run() for each in seeds]
     theirs = [scenario.build_machine(each, agent=upstream).run() for each in seeds]
     return compare_runs(
-        f"{scenario.folder}/{scenario.name}",
+        scenario.qualified_name,
         scenario.path.as_posix(),
         ours[0],
         theirs[0],

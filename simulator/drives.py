@@ -10,8 +10,9 @@ machine:
 ```
 
 An image is built from a layout (``openstack``, ``nocloud`` or ``files``) and its
-``documents``, or read from ``file``; ``truncate`` keeps only its first bytes, for stories
-about damaged media.
+``documents``, or from the files of a ``folder`` as they are (as ``guestsim configdrive
+build`` builds it, at run time; ``layout`` then only picks the default label), or read from
+``file``; ``truncate`` keeps only its first bytes, for stories about damaged media.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 import guestsim.simulator.media as media
 from guestsim.simulator.errors import ScenarioError
+from guestsim.simulator.folders import FolderError, read_folder
 from guestsim.simulator.paths import bundled
 from guestsim.simulator.windows.state import WindowsState
 from guestsim.simulator.windows.storage import PartitionSpec, attach_cdrom, attach_disk
@@ -61,7 +63,20 @@ def _text(value: Any) -> bytes:
     return json.dumps(value, indent=2).encode("utf-8")
 
 
+def _folder(spec: Mapping[str, Any], where: _Context) -> dict[str, bytes]:
+    """The files of the image's source folder, read bounded (:mod:`..folders`)."""
+    for other in ("file", "documents"):
+        if other in spec:
+            raise where.error(f"give one of folder and {other}", ".image.folder")
+    try:
+        return read_folder(where.origin.parent / spec["folder"])
+    except FolderError as ex:
+        raise where.error(str(ex), ".image.folder") from ex
+
+
 def _tree(spec: Mapping[str, Any], where: _Context) -> dict[str, bytes]:
+    if "folder" in spec:
+        return _folder(spec, where)
     layout = spec.get("layout", "openstack")
     documents: Mapping[str, Any] = spec.get("documents") or {}
     if layout == "files":

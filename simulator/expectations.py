@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import fnmatch
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
@@ -120,6 +121,10 @@ def _check_registry(expected: list[dict[str, Any]], result: RunResult) -> list[s
     return failures
 
 
+# Expectation fields named otherwise than the state's attribute.
+_ATTRIBUTES = {"dhcp": "dhcp_enabled"}
+
+
 def _check_objects(
     section: str, expected: dict[str, dict[str, Any]], find: Callable[[str], Any]
 ) -> list[str]:
@@ -130,7 +135,7 @@ def _check_objects(
             failures.append(f"{section}.{name}: does not exist")
             continue
         for field, want in sorted(fields.items()):
-            got = getattr(item, field)
+            got = getattr(item, _ATTRIBUTES.get(field, field))
             if got != want:
                 failures.append(_mismatch(f"{section}.{name}.{field}", want, got))
     return failures
@@ -168,6 +173,53 @@ def _check_files(expected: dict[str, dict[str, Any]], result: RunResult) -> list
             content = files.read(path).decode("utf-8", "replace")
             if content != want["content"]:
                 failures.append(_mismatch(f"files.{path}.content", want["content"], content))
+    return failures
+
+
+def _check_folders(expected: dict[str, dict[str, Any]], result: RunResult) -> list[str]:
+    failures = []
+    files = result.state.files
+    for path, want in sorted(expected.items()):
+        exists = files.is_dir(path)
+        if want.get("exists", True) != exists:
+            failures.append(_mismatch(f"folders.{path}.exists", want.get("exists", True), exists))
+    return failures
+
+
+def _check_groups(expected: dict[str, dict[str, Any]], result: RunResult) -> list[str]:
+    failures = []
+    for name, want in sorted(expected.items()):
+        group = result.state.find_group(name)
+        exists = group is not None
+        if want.get("exists", True) != exists:
+            failures.append(_mismatch(f"groups.{name}.exists", want.get("exists", True), exists))
+            continue
+        if group is not None and "members" in want:
+            wanted = sorted(want["members"], key=str.lower)
+            members = sorted(group.members, key=str.lower)
+            if [m.lower() for m in wanted] != [m.lower() for m in members]:
+                failures.append(_mismatch(f"groups.{name}.members", wanted, members))
+    return failures
+
+
+def log_matches(pattern: str, line: str) -> bool:
+    """A ``log`` pattern: a glob (``*``, ``?``, ``[...]``) found anywhere in the line,
+    ignoring case."""
+    return fnmatch.fnmatchcase(line.lower(), f"*{pattern.lower()}*")
+
+
+def _check_log(expected: dict[str, list[str]], result: RunResult) -> list[str]:
+    failures = []
+    for pattern in expected.get("present", []):
+        if not any(log_matches(pattern, line) for line in result.log):
+            failures.append(f"log.present: no log line matches {pattern!r}")
+    for pattern in expected.get("absent", []):
+        matching = [line for line in result.log if log_matches(pattern, line)]
+        if matching:
+            failures.append(
+                f"log.absent: {len(matching)} log line(s) match {pattern!r}, "
+                f"the first: {matching[0]!r}"
+            )
     return failures
 
 
@@ -265,6 +317,7 @@ def check_expectations(expect: dict[str, Any], result: RunResult) -> list[str]:
         if reported != expect["provisioning"]:
             failures.append(_mismatch("provisioning", expect["provisioning"], reported))
     failures += _check_users(expect.get("users", {}), result)
+    failures += _check_groups(expect.get("groups", {}), result)
     failures += _check_objects("adapters", expect.get("adapters", {}), state.find_adapter)
     failures += _check_objects("services", expect.get("services", {}), state.find_service)
     if "ntp_peers" in expect and expect["ntp_peers"] != state.ntp_peers:
@@ -274,6 +327,8 @@ def check_expectations(expect: dict[str, Any], result: RunResult) -> list[str]:
     failures += _check_requests(expect.get("requests", []), result)
     failures += _check_script_runs(expect.get("script_runs", []), result)
     failures += _check_files(expect.get("files", {}), result)
+    failures += _check_folders(expect.get("folders", {}), result)
+    failures += _check_log(expect.get("log", {}), result)
     searches = trace.of_kind("config_drive_search")
     if "config_drive_found" in expect:
         found = [

@@ -28,7 +28,7 @@ def _indent(text: str, prefix: str = "    ") -> str:
 def explain(scenario: Scenario) -> str:
     machine = scenario.build_machine()
     state = machine.state
-    out = [f"{scenario.name}: {scenario.description}", ""]
+    out = [f"{scenario.qualified_name}: {scenario.description}", ""]
 
     out.append(f"Agent configuration ({scenario.conf.source}):")
     explicit = scenario.conf.explicit_items()
@@ -42,10 +42,16 @@ def explain(scenario: Scenario) -> str:
     out.append(f"  Windows {version.major}.{version.minor}.{version.build} {version.edition}")
     out.append(f"  computer name {state.computer_name}")
     for adapter in state.adapters:
-        dhcp = f", DHCP from {adapter.dhcp_server}" if adapter.dhcp_server else ", static"
+        if adapter.dhcp_server:
+            dhcp = f", DHCP from {adapter.dhcp_server}"
+        else:
+            dhcp = ", DHCP on, no lease" if adapter.dhcp_enabled else ", static"
+        if not adapter.connected:
+            dhcp += ", disconnected"
         gateway = state.network.default_gateway(adapter.name)
         via = f", gateway {gateway}" if gateway else ""
-        out.append(f"  adapter {adapter.name} {adapter.mac} {adapter.address}{dhcp}{via}")
+        address = f" {adapter.address}" if adapter.address else ""
+        out.append(f"  adapter {adapter.name} {adapter.mac}{address}{dhcp}{via}")
     for number, disk in enumerate(state.disks):
         out.append(f"  disk \\\\.\\PHYSICALDRIVE{number}: {disk.size} bytes")
     for volume in state.volumes:
@@ -70,6 +76,9 @@ def explain(scenario: Scenario) -> str:
         out.append("  (none: every metadata request is refused)")
     for cloud in machine.clouds:
         out.append(f"  {cloud.name} at {cloud.base_url}")
+        if cloud.tree is not None:
+            # The documents are the folder's files (cloud.tree); the model keeps the rest.
+            out += [f"    {line}" for line in cloud.tree.describe()]
         model = getattr(cloud, "model", None)
         if model is not None and is_dataclass(model) and not isinstance(model, type):
             for field, value in asdict(model).items():

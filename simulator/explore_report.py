@@ -49,7 +49,7 @@ def replay_command(exploration: Exploration, cut: int) -> str:
 
 
 def console_lines(exploration: Exploration) -> list[str]:
-    name = exploration.scenario.name
+    name = exploration.scenario.qualified_name
     if exploration.error is not None:
         return [f"ERROR {name}: {exploration.error}"]
     counts = Counter(cut.outcome for cut in exploration.cuts)
@@ -133,7 +133,7 @@ def json_report(
         "passed": all(e.passed for e in explorations),
         "scenarios": [
             {
-                "name": e.scenario.name,
+                "name": e.scenario.qualified_name,
                 "path": e.scenario.path.as_posix(),
                 "passed": e.passed,
                 "error": e.error,
@@ -168,7 +168,7 @@ def write_junit(
     testcase. With ``searches``, a second suite has one testcase per scenario."""
     cases: list[ET.Element] = []
     for exploration in explorations:
-        classname = f"guestsim.power_loss.{exploration.scenario.name}"
+        classname = f"guestsim.power_loss.{exploration.scenario.qualified_name}"
         if exploration.error is not None:
             case = ET.Element("testcase", classname=classname, name="exploration")
             ET.SubElement(case, "error", message=exploration.error)
@@ -218,7 +218,7 @@ def write_junit(
 
 
 def schedule_console_lines(search: ScheduleSearch) -> list[str]:
-    name = search.scenario.name
+    name = search.scenario.qualified_name
     if search.error is not None:
         return [f"ERROR {name} (hypothesis): {search.error}"]
     tried = f"hypothesis: {search.tried} schedules tried"
@@ -272,7 +272,7 @@ def _add_schedules(report: dict[str, Any], searches: Sequence[ScheduleSearch]) -
     if not report["scenarios"]:
         report["scenarios"] = [
             {
-                "name": s.scenario.name,
+                "name": s.scenario.qualified_name,
                 "path": s.scenario.path.as_posix(),
                 "passed": True,
                 "error": None,
@@ -293,7 +293,7 @@ def _add_schedules(report: dict[str, Any], searches: Sequence[ScheduleSearch]) -
 def _schedules_suite(searches: Sequence[ScheduleSearch]) -> ET.Element:
     suite = ET.Element("testsuite", name="guestsim schedules", tests=str(len(searches)))
     for search in searches:
-        classname = f"guestsim.schedules.{search.scenario.name}"
+        classname = f"guestsim.schedules.{search.scenario.qualified_name}"
         case = ET.SubElement(suite, "testcase", classname=classname, name="hypothesis")
         if search.error is not None:
             ET.SubElement(case, "error", message=search.error)

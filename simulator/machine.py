@@ -23,6 +23,7 @@ from guestsim.simulator.trace import Trace
 from guestsim.simulator.transport import TRANSPORTS, Gateway
 from guestsim.simulator.windows.defaults import default_windows_state
 from guestsim.simulator.windows.osutils import FakeOSUtils, MachineHooks
+from guestsim.simulator.windows.processes import add_vmware_rpctool
 from guestsim.simulator.windows.state import WindowsState
 
 DEFAULT_MAX_BOOTS = 10
@@ -72,6 +73,8 @@ class RunResult:
     unattend: BootRecord | None = None
     # Numbered when the machine records them (power-loss runs).
     side_effects: list[SideEffect] = field(default_factory=list)
+    # The configuration the agent booted with (for hints); None when not known.
+    conf: AgentConfig | None = None
 
     @property
     def boot_count(self) -> int:
@@ -80,6 +83,20 @@ class RunResult:
     @property
     def reboot_loop(self) -> bool:
         return any(finding.startswith("reboot loop") for finding in self.findings)
+
+    @property
+    def hints(self) -> list[str]:
+        """What in this run most often explains a failing test: a host name waiting for a
+        reboot the configuration forbids, failed plugins, no metadata service, faults..."""
+        from guestsim.simulator.hints import run_hints
+
+        return run_hints(self)
+
+    def explain(self) -> str:
+        """The boots, findings and hints in a few lines: ``assert ..., result.explain()``."""
+        from guestsim.simulator.hints import explain_run
+
+        return explain_run(self)
 
 
 class _LogCapture(logging.Handler):
@@ -149,6 +166,13 @@ class Machine:
         self.agent = agent or GUESTSIM_AGENT
         self.unattend_conf = unattend_conf
         self.state = state if state is not None else default_windows_state()
+        # The image's configuration names its VMware guestinfo tool: that file, when the
+        # guest has it, is one (a copy of VMware Tools' rpctool, or a stand-in for it).
+        for agent_conf in (conf, unattend_conf):
+            if agent_conf is not None:
+                add_vmware_rpctool(
+                    self.state, agent_conf.get("vmware_rpctool_path", "vmwareguestinfo")
+                )
         self.clouds = list(clouds)
         self.rng = random.Random(seed)
         self.max_boots = max_boots
@@ -182,8 +206,11 @@ class Machine:
         for adapter in self.state.adapters:
             if adapter.dhcp_server:
                 sources.setdefault(adapter.dhcp_server, adapter.address)
-        if self.state.adapters:
-            sources[BROADCAST] = self.state.adapters[0].address
+        # A broadcast leaves through the first adapter with an address (a disconnected one
+        # has none).
+        addressed = [a for a in self.state.adapters if a.address and a.connected]
+        if addressed:
+            sources[BROADCAST] = addressed[0].address
         return sources
 
     def _on_dhcp(self, exchange: DhcpExchange) -> None:
@@ -358,6 +385,7 @@ class Machine:
             self.log,
             unattend,
             self.side_effects,
+            self.conf,
         )
 
     def _boot_until_done(self, boots: list[BootRecord], findings: list[str]) -> None:

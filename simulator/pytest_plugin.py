@@ -12,7 +12,9 @@ of the environment, so it never claims a project's YAML by itself):
   collects the scenario files under those folders in every run.
 
 One item per scenario, named by its library path (``clouds/openstack-happy-path``); a
-failure lists the unmet expectations, one per line, and the boots' timeline is attached
+failure lists the unmet expectations, one per line, then the run's hints (``hints.py``); a
+failing test that booted a guest through a fixture shows the hints as the report section
+"guestsim hints". The boots' timeline is attached
 as the report section "guestsim timeline" (shown with failures, and for passes with
 ``-rP`` / ``-rA``).
 
@@ -22,7 +24,8 @@ imported by the hooks and fixtures that use it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,9 +96,10 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFi
 class ScenarioFailed(Exception):
     """A scenario ran and some of its expectations were not met."""
 
-    def __init__(self, failures: list[str]) -> None:
+    def __init__(self, failures: list[str], hints: list[str] | None = None) -> None:
         super().__init__("\n".join(failures))
         self.failures = failures
+        self.hints = hints or []
 
 
 class ScenarioFile(pytest.File):
@@ -128,7 +132,7 @@ class ScenarioItem(pytest.Item):
         outcome = run_scenario(_chosen_agent(self.config, self.scenario))
         self.add_report_section("call", "guestsim timeline", render_timeline(outcome.result.trace))
         if not outcome.passed:
-            raise ScenarioFailed(outcome.failures)
+            raise ScenarioFailed(outcome.failures, outcome.result.hints)
 
     def repr_failure(
         self,
@@ -137,11 +141,41 @@ class ScenarioItem(pytest.Item):
     ) -> str:
         if isinstance(excinfo.value, ScenarioFailed):
             lines = [f"scenario {self.name} ({self.path.name}): unmet expectations"]
-            return "\n".join([*lines, *(f"  - {failure}" for failure in excinfo.value.failures)])
+            lines += [f"  - {failure}" for failure in excinfo.value.failures]
+            hints = excinfo.value.hints
+            if hints:
+                lines += ["hints:", *(f"  - {hint}" for hint in hints)]
+            return "\n".join(lines)
         return str(super().repr_failure(excinfo, style))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"scenario: {self.name}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failing test that booted a guest (``guest_machine``, ``scenario``) gets the run's
+    hints as the report section "guestsim hints"."""
+    report = yield
+    if report.failed and call.when == "call":
+        hints = _hints_of(getattr(item, "funcargs", {}))
+        if hints:
+            report.sections.append(("guestsim hints", "\n".join(f"- {hint}" for hint in hints)))
+    return report
+
+
+def _hints_of(funcargs: dict[str, Any]) -> list[str]:
+    machine_module = sys.modules.get("guestsim.simulator.machine")
+    if machine_module is None:  # nothing booted a guest in this process
+        return []
+    hints: list[str] = []
+    for value in funcargs.values():
+        result = getattr(value, "result", None)
+        if isinstance(result, machine_module.RunResult):
+            hints += [hint for hint in result.hints if hint not in hints]
+    return hints
 
 
 def _agent_choice(config: pytest.Config) -> tuple[str | None, Path | None]:
@@ -161,10 +195,39 @@ def guest_machine(pytestconfig: pytest.Config) -> GuestMachine:
 
     Returns a :class:`guestsim.GuestMachine`:
 
-    * ``configure(group="DEFAULT", **options)`` — agent options, as a conf group sets them;
-    * ``use_plugins(*names)`` — the plugin list, by class name or upstream path;
+    * ``load_conf(path)`` — boot with a real cloudbase-init.conf (errors name the file);
+    * ``configure(group="DEFAULT", **options)`` — agent options, as a conf group sets them
+      (over a loaded file);
+    * ``use_plugins(*names)`` — the plugin list, by class name or upstream path (a
+      misspelt name raises ``UnknownPlugin`` with a "did you mean");
     * ``run() -> RunResult`` — boot until the agent stops asking for reboots;
-    * ``state`` — the machine (registry, users, files ...), ``registry``, ``result``.
+    * ``state`` — the machine (registry, users, files ...), ``registry``, ``conf``, ``result``.
+
+    The ``RunResult``: ``boot_count``, ``boots`` (``outcome``, ``exit_code``,
+    ``reboot_requested_by``), ``state``, ``findings``, ``log`` (the agent's log lines,
+    ``"boot 1 INFO agent.init: ..."``), ``hints`` and ``explain()`` (why a run went as it
+    did; a failing test shows the hints as "guestsim hints"), and ``trace``, the run's
+    events in order:
+
+    * ``trace.events`` / ``iter(trace)`` — every ``Event``; ``trace.of_kind(*kinds)`` —
+      those of the kinds given; ``trace.to_jsonl()`` — as ``guestsim trace`` prints them;
+    * an ``Event`` has ``seq``, ``boot``, ``t_ms`` (virtual milliseconds), ``kind`` and
+      ``fields``; ``event.get(name, default)`` reads a field;
+    * kinds and their fields: ``boot`` (computer_name), ``agent_process`` (argv, user),
+      ``agent_start`` (version), ``stage_start``/``stage_end`` (stage, success, reboot),
+      ``plugin_start`` (plugin, stage), ``plugin_end`` (plugin, stage, success, status,
+      reboot, error), ``plugin_skipped`` (plugin, reason), ``plugin_unavailable`` (path),
+      ``metadata_service_probe`` (service, result, error), ``metadata_service`` (name,
+      instance_id), ``config_drive_search`` (type, location, label, result, error),
+      ``http`` (method, url, status, error), ``fault`` (index, method, url, status,
+      error, delay, body), ``dhcp`` (server, requested, answered), ``os`` (call and its
+      arguments: every change to the fake Windows), ``script`` (path, interpreter,
+      exit_code), ``python_import`` (path, types), ``sleep`` (seconds),
+      ``provisioning_report`` (state), ``reboot_requested``, ``reboot``, ``respawn``
+      (user), ``agent_done`` (success), ``agent_service_stopped``, ``agent_exit``
+      (exit_code, error), ``not_modelled`` (what), ``agent_hung`` (method, url),
+      ``reboot_loop`` (boots), ``sysprep_reboot``, ``extra_boot``, ``power_loss`` (at,
+      effect, call).
 
     Fresh for each test; its state is kept across the guest's reboots within ``run()``.
     """
@@ -183,7 +246,11 @@ def metadata_cloud(guest_machine: GuestMachine) -> MetadataCloud:
     * ``use(cloud_type, **documents)`` — serve another cloud (keys as in a scenario's ``cloud:``);
     * ``model`` — the cloud's documents and state (``model.meta_data["hostname"] = ...``);
     * ``fault(path, **spec)`` — inject a fault (``status=503, first=2``, ``error="hang"`` ...);
-    * ``requests`` — every request the cloud received, in order.
+    * ``requests`` — every request sent to the cloud, in order (``method``, ``path``,
+      ``status``, ``body``, ``headers``), those a fault answered included: their
+      ``fault`` is the fault's index (``faulted`` true), ``status`` the fault's or None
+      with ``error`` "refused", "reset" or "hang"; ``app.requests`` holds only what the
+      cloud itself received.
     """
     from guestsim.simulator.testing import MetadataCloud
 

@@ -23,13 +23,14 @@ def summary_counts(outcomes: Sequence[RunRecord]) -> tuple[int, int]:
 def console_line(outcome: RunRecord) -> str:
     verdict = "PASS" if outcome.passed else "FAIL"
     boots = outcome.boot_count
-    line = f"{verdict}  {outcome.scenario.name}  ({boots} boot{'s' if boots != 1 else ''})"
+    name = outcome.scenario.qualified_name
+    line = f"{verdict}  {name}  ({boots} boot{'s' if boots != 1 else ''})"
     return "\n".join([line, *(f"      - {failure}" for failure in outcome.failures)])
 
 
 def skipped_line(skipped: Skipped) -> str:
     scenario, reason = skipped
-    return f"SKIP  {scenario.name}  ({reason})"
+    return f"SKIP  {scenario.qualified_name}  ({reason})"
 
 
 def summary_line(outcomes: Sequence[RunRecord], skipped: Sequence[Skipped] = ()) -> str:
@@ -42,7 +43,7 @@ def json_report(outcomes: Sequence[RunRecord], skipped: Sequence[Skipped] = ()) 
     passed, failed = summary_counts(outcomes)
     scenarios: list[dict[str, Any]] = [
         {
-            "name": outcome.scenario.name,
+            "name": outcome.scenario.qualified_name,
             "path": outcome.scenario.path.as_posix(),
             "passed": outcome.passed,
             "boots": outcome.boot_count,
@@ -53,7 +54,7 @@ def json_report(outcomes: Sequence[RunRecord], skipped: Sequence[Skipped] = ()) 
     ]
     scenarios += [
         {
-            "name": scenario.name,
+            "name": scenario.qualified_name,
             "path": scenario.path.as_posix(),
             "passed": False,
             "boots": 0,
@@ -75,19 +76,25 @@ def write_json(outcomes: Sequence[RunRecord], path: str, skipped: Sequence[Skipp
 
 
 def junit_xml(outcomes: Sequence[RunRecord], skipped: Sequence[Skipped] = ()) -> bytes:
+    """One testcase per scenario, valid for the Jenkins xUnit plugin's ``junit-10.xsd`` and
+    read alike by pytest-style consumers: a testcase has only ``classname`` (``guestsim.``
+    and the scenario's folders) and ``name`` (its qualified name); each scenario's file is a
+    property of the suite, ``file:<name>``, since the schema has no ``file`` on a testcase."""
     _, failed = summary_counts(outcomes)
     total = str(len(outcomes) + len(skipped))
-    counts = {"tests": total, "failures": str(failed), "skipped": str(len(skipped))}
+    counts = {"tests": total, "failures": str(failed), "errors": "0"}
     suites = ET.Element("testsuites", counts)
-    suite = ET.SubElement(suites, "testsuite", {"name": "guestsim", **counts})
+    suite = ET.SubElement(
+        suites, "testsuite", {"name": "guestsim", **counts, "skipped": str(len(skipped))}
+    )
+    scenarios = [outcome.scenario for outcome in outcomes] + [s for s, _ in skipped]
+    if scenarios:
+        properties = ET.SubElement(suite, "properties")
+        for scenario in scenarios:
+            name, value = f"file:{scenario.qualified_name}", scenario.path.as_posix()
+            ET.SubElement(properties, "property", name=name, value=value)
     for outcome in outcomes:
-        case = ET.SubElement(
-            suite,
-            "testcase",
-            classname=f"guestsim.{outcome.scenario.folder}",
-            name=outcome.scenario.name,
-            file=outcome.scenario.path.as_posix(),
-        )
+        case = _testcase(suite, outcome.scenario)
         if outcome.failures:
             failure = ET.SubElement(
                 case,
@@ -98,17 +105,16 @@ def junit_xml(outcomes: Sequence[RunRecord], skipped: Sequence[Skipped] = ()) ->
             failure.text = "\n".join(outcome.failures)
         ET.SubElement(case, "system-out").text = outcome.trace_jsonl
     for scenario, reason in skipped:
-        case = ET.SubElement(
-            suite,
-            "testcase",
-            classname=f"guestsim.{scenario.folder}",
-            name=scenario.name,
-            file=scenario.path.as_posix(),
-        )
-        ET.SubElement(case, "skipped", message=reason)
+        ET.SubElement(_testcase(suite, scenario), "skipped", message=reason)
     ET.indent(suites)
     document: bytes = ET.tostring(suites, encoding="utf-8", xml_declaration=True)
     return document
+
+
+def _testcase(suite: ET.Element, scenario: Scenario) -> ET.Element:
+    folders = scenario.folder.replace("/", ".")
+    classname = f"guestsim.{folders}" if folders else "guestsim"
+    return ET.SubElement(suite, "testcase", classname=classname, name=scenario.qualified_name)
 
 
 def write_junit(outcomes: Sequence[RunRecord], path: str, skipped: Sequence[Skipped] = ()) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -46,6 +48,30 @@ def _field_path(error: jsonschema.ValidationError) -> str:
     return ".".join(parts) if parts else "(top level)"
 
 
+def scenario_name(path: Path, root: Path | None = None, name: str | None = None) -> str:
+    """A scenario's name wherever guestsim shows one (``list``, console lines, JUnit, JSON,
+    ``diff``/``conformance``, ``trace``, ``explain``): the file's path relative to ``root``
+    (the folder it was found under), without its suffix, and never less than its own
+    folder and name, e.g. ``clouds/openstack-happy-path``. So a bundled scenario has the
+    same name whether the library, its folder or the file was named. ``name`` (the
+    scenario's ``name:``) replaces the file's stem."""
+    path = _absolute(path)
+    folders: tuple[str, ...] = ()
+    if root is not None:
+        try:
+            folders = path.parent.relative_to(_absolute(root)).parts
+        except ValueError:
+            folders = ()
+    if not folders and path.parent.name:
+        folders = (path.parent.name,)
+    return "/".join([*folders, name or path.stem])
+
+
+def _absolute(path: str | Path) -> Path:
+    """The absolute path, ``..`` taken lexically: names never depend on symbolic links."""
+    return Path(os.path.normpath(Path(path).absolute()))
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -53,6 +79,8 @@ class Scenario:
     description: str
     data: dict[str, Any]
     conf: AgentConfig
+    # The folder the file was found under (``discover_roots``); None: its own folder.
+    root: Path | None = None
 
     @property
     def seed(self) -> int:
@@ -60,8 +88,14 @@ class Scenario:
         return seed
 
     @property
+    def qualified_name(self) -> str:
+        """The name every report and ``guestsim list`` show (``scenario_name``)."""
+        return scenario_name(self.path, self.root, self.name)
+
+    @property
     def folder(self) -> str:
-        return self.path.parent.name
+        """The folders of ``qualified_name``, e.g. ``clouds``."""
+        return self.qualified_name.rpartition("/")[0]
 
     @property
     def cloud_type(self) -> str:
@@ -119,15 +153,45 @@ class Scenario:
         return None
 
     def effective_conf(self, overrides: Overrides | None = None) -> AgentConfig:
-        """The scenario's configuration, or the user's with the options this story keeps."""
+        """The scenario's configuration, or the user's with the options this story keeps
+        (``agent.keep``) and the scenario's own endpoints (``ENDPOINT_OPTIONS``)."""
         if overrides is None or overrides.conf is None:
             return self.conf
-        kept: dict[str, dict[str, Any]] = {}
+        kept = self._kept_endpoints(overrides.conf)
         for option in self.data["agent"].get("keep", []):
             group, _, name = option.rpartition(".")
             group = group or "DEFAULT"
             kept.setdefault(group, {})[name] = self.conf.get(name, group)
         return overrides.conf.with_overrides(kept)
+
+    def effective_unattend_conf(self, overrides: Overrides | None = None) -> AgentConfig | None:
+        """The user's unattend configuration (``--unattend-conf``) with the scenario's own
+        endpoints (``ENDPOINT_OPTIONS``); None when there is none."""
+        if overrides is None or overrides.unattend_conf is None:
+            return None
+        return overrides.unattend_conf.with_overrides(self._kept_endpoints(overrides.unattend_conf))
+
+    def replaced_endpoints(self, overrides: Overrides | None) -> list[str]:
+        """The user's endpoint options this scenario runs with its own values instead, as
+        ``[group] name`` (for messages)."""
+        confs = [] if overrides is None else [overrides.conf, overrides.unattend_conf]
+        return sorted(
+            {
+                f"[{group}] {name}"
+                for conf in confs
+                if conf is not None
+                for group, names in self._kept_endpoints(conf).items()
+                for name in names
+            }
+        )
+
+    def _kept_endpoints(self, conf: AgentConfig) -> dict[str, dict[str, Any]]:
+        kept: dict[str, dict[str, Any]] = {}
+        for group, name in ENDPOINT_OPTIONS:
+            own = self.conf.get(name, group)
+            if conf.get(name, group) != own:
+                kept.setdefault(group, {})[name] = own
+        return kept
 
     def build_machine(
         self,
@@ -151,25 +215,18 @@ class Scenario:
         from guestsim.simulator.expectations import check_expectations
 
         failures = check_expectations(expect, result)
-        if not conf.get("allow_reboot"):
-            failures = [
-                f"{failure} (the configuration has allow_reboot = false)"
-                if failure.startswith("boots:") and result.boot_count < expect.get("boots", 0)
-                else failure
-                for failure in failures
-            ]
-        listed = {path.rpartition(".")[2] for path in conf.get("plugins")}
-        # Say so when an expectation fails because the configuration lacks the plugin: with
-        # a user's conf that is the usual reason.
+        # Say so when the configuration explains a failure: with a user's conf that is the
+        # usual reason.
+        hints = _ConfHints(conf, expect, result)
         return [
-            f"{failure} (the configuration does not list {plugin})"
-            if (plugin := _plugin_named(failure)) and plugin not in listed
-            else failure
+            f"{failure} ({hint})" if (hint := hints.explain(failure)) else failure
             for failure in failures
         ]
 
 
-def load_scenario(path: str | Path) -> Scenario:
+def load_scenario(path: str | Path, root: str | Path | None = None) -> Scenario:
+    """Load and validate a scenario file; ``root`` is the folder it was found under, which
+    its ``qualified_name`` is relative to (``discover_roots``)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -200,6 +257,7 @@ def load_scenario(path: str | Path) -> Scenario:
         description=data["description"],
         data=data,
         conf=_load_agent_config(path, data["agent"]),
+        root=None if root is None else Path(root),
     )
 
 
@@ -229,21 +287,43 @@ def _load_agent_config(path: Path, spec: dict[str, Any]) -> AgentConfig:
 
 def discover(paths: Iterable[str | Path]) -> list[Path]:
     """Scenario files named directly or found (recursively, sorted) under folders."""
-    found: list[Path] = []
+    return [path for path, _ in discover_roots(paths)]
+
+
+def discover_roots(paths: Iterable[str | Path]) -> list[tuple[Path, Path]]:
+    """``discover``, each file with the folder its name is relative to (``scenario_name``):
+    the folder named, or a file's own folder. When two different files would get one name
+    (``a/x/scenario.yaml`` and ``b/x/scenario.yaml`` named as ``a`` and ``b``), their
+    folders widen, a parent at a time, until the names differ."""
+    found: list[tuple[Path, Path]] = []
     for entry in paths:
         entry = Path(entry)
         if entry.is_dir():
             found.extend(
-                sorted(
+                (p, entry)
+                for p in sorted(
                     (p for p in entry.rglob("*") if p.suffix in SCENARIO_SUFFIXES),
                     key=lambda p: p.as_posix(),
                 )
             )
         elif entry.is_file():
-            found.append(entry)
+            found.append((entry, entry.parent))
         else:
             raise ScenarioError(str(entry), "no such file or folder")
-    return found
+    while True:
+        named: dict[str, set[str]] = {}
+        for path, root in found:
+            # x.yaml beside x.yml: one name, which no wider folder would tell apart.
+            stem = _absolute(path).with_suffix("").as_posix()
+            named.setdefault(scenario_name(path, root), set()).add(stem)
+        widened = False
+        for number, (path, root) in enumerate(found):
+            folder = _absolute(root)
+            if len(named[scenario_name(path, root)]) > 1 and folder.parent != folder:
+                found[number] = (path, folder.parent)
+                widened = True
+        if not widened:
+            return found
 
 
 @dataclass(frozen=True)
@@ -283,6 +363,137 @@ def _plugin_named(failure: str) -> str | None:
         if failure.startswith(prefix):
             return failure[len(prefix) :].split(":", 1)[0]
     return None
+
+
+# Options that say where the agent finds the scenario's cloud: every cloud's address,
+# CloudStack's password server port and the VMware guestinfo tool. A user's conf points them
+# at the user's own infrastructure (a real cloud, a mock on localhost), which the simulated
+# world does not have; with ``--conf`` they keep the scenario's values, like ``agent.keep``.
+ENDPOINT_OPTIONS: tuple[tuple[str, str], ...] = (
+    ("openstack", "metadata_base_url"),
+    ("ec2", "metadata_base_url"),
+    ("cloudstack", "metadata_base_url"),
+    ("cloudstack", "password_server_port"),
+    ("maas", "metadata_base_url"),
+    ("packet", "metadata_base_url"),
+    ("gce", "metadata_base_url"),
+    ("oraclecloud", "metadata_base_url"),
+    ("vmwareguestinfo", "vmware_rpctool_path"),
+)
+
+# The configuration group of each HTTP metadata service's address.
+_SERVICE_GROUPS = {
+    "HttpService": "openstack",
+    "EC2Service": "ec2",
+    "CloudStack": "cloudstack",
+    "MaaSHttpService": "maas",
+    "PacketService": "packet",
+    "GCEService": "gce",
+    "OracleCloudService": "oraclecloud",
+}
+# Metadata services that read a config drive found by [config_drive] types and locations.
+_DRIVE_SERVICES = ("ConfigDriveService", "NoCloudConfigDriveService")
+_COUNT = re.compile(r": expected (?:at least )?(\d+)(?: [a-z()]+)?, got (\d+|none)")
+
+
+def _plugin_behind(field: str) -> str | None:
+    """The plugin that makes the change an expectation on ``field`` looks for."""
+    if field in ("computer_name", "pending_computer_name"):
+        return "SetHostNamePlugin"
+    if field.startswith("adapters.") and field.endswith(".mtu"):
+        return "MTUPlugin"
+    if field == "ntp_peers" or field.startswith("services.w32time."):
+        return "NTPClientPlugin"
+    if field.startswith("users.") and field.endswith(".exists"):
+        return "CreateUserPlugin"
+    return None
+
+
+def _came_up_short(failure: str) -> bool:
+    """A count expectation ("expected 2 request(s), got 1") that got fewer."""
+    counts = _COUNT.search(failure)
+    return counts is not None and counts[2] != "none" and int(counts[2]) < int(counts[1])
+
+
+class _ConfHints:
+    """Why a failed expectation may come from the configuration the agent ran with."""
+
+    def __init__(self, conf: AgentConfig, expect: dict[str, Any], result: RunResult) -> None:
+        self.conf = conf
+        self.expect = expect
+        self.result = result
+        self.no_reboot = not conf.get("allow_reboot")
+        # Fewer boots than the story needs: everything counted per boot comes up short.
+        self.short_of_boots = self.no_reboot and result.boot_count < expect.get("boots", 0)
+        self.plugins = {path.rpartition(".")[2] for path in conf.get("plugins")}
+        self.services = {path.rpartition(".")[2] for path in conf.get("metadata_services")}
+
+    def explain(self, failure: str) -> str | None:
+        field = failure.partition(":")[0]
+        plugin = _plugin_named(failure) or _plugin_behind(field)
+        if plugin and plugin not in self.plugins:
+            return f"the configuration does not list {plugin}"
+        if field == "boots" and self.short_of_boots:
+            return "the configuration has allow_reboot = false"
+        if field in ("computer_name", "pending_computer_name"):
+            return self._pending_name()
+        if field == "metadata_service":
+            return self._metadata_service()
+        if field == "config_drive_found":
+            return self._config_drive()
+        counted = field.startswith(("requests[", "plugin_runs.", "script_runs["))
+        if self.short_of_boots and counted and _came_up_short(failure):
+            return "fewer boots than the story needs: the configuration has allow_reboot = false"
+        return None
+
+    def _pending_name(self) -> str | None:
+        pending = self.result.state.pending_computer_name
+        if not self.no_reboot or pending is None:
+            return None
+        return (
+            f"the name {pending!r} waits for a reboot, but the configuration has "
+            "allow_reboot = false"
+        )
+
+    def _metadata_service(self) -> str | None:
+        wanted = self.expect.get("metadata_service")
+        if not wanted:
+            return None
+        if wanted not in self.services:
+            return f"the configuration's metadata_services does not list {wanted}"
+        if wanted in _DRIVE_SERVICES:
+            return self._config_drive()
+        group = _SERVICE_GROUPS.get(wanted)
+        served = {cloud.base_url.rstrip("/") for cloud in self.result.clouds}
+        configured = self.conf.get("metadata_base_url", group) if group else None
+        if configured and served and configured.rstrip("/") not in served:
+            where = ", ".join(sorted(f"{url}/" for url in served))
+            return (
+                f"the configuration's [{group}] metadata_base_url is {configured}, but the "
+                f"scenario's cloud answers at {where}"
+            )
+        return None
+
+    def _config_drive(self) -> str | None:
+        drive = self.expect.get("config_drive_found")
+        if not drive:
+            return None
+        from guestsim.agent.configdrive.finder import ConfigDriveSearchError, configured_search
+
+        try:
+            searched = configured_search(self.conf)
+        except ConfigDriveSearchError as ex:
+            return f"the configuration's config drive search is invalid: {ex}"
+        kind, _, location = drive.partition("/")
+        if (kind, location) in searched:
+            return None
+        types = sorted({t for t, _ in searched})
+        locations = sorted({place for _, place in searched})
+        return (
+            f"the configuration searches {', '.join(types) or 'no'} drives in "
+            f"{', '.join(locations) or 'no place'}, not {drive}: see [config_drive] types, "
+            "locations, raw_hdd, cdrom, vfat"
+        )
 
 
 def run_scenario(

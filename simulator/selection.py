@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -84,3 +85,23 @@ def shard(paths: Sequence[Path], index: int, count: int) -> list[Path]:
     """The K-th of N interleaved slices of the paths in sorted order (K counts from 1)."""
     ordered = sorted(paths, key=lambda path: path.as_posix())
     return [path for number, path in enumerate(ordered) if number % count == index - 1]
+
+
+def library_scenario(name: str, library: Path) -> tuple[Path, Path]:
+    """The file (and the folder its name is relative to) of the scenario ``guestsim list``
+    shows as ``name`` in ``library``, e.g. ``clouds/openstack-happy-path``; ``.yaml`` and a
+    leading ``scenarios/`` (the checkout's paths, which the README shows) may be given."""
+    from guestsim.simulator.scenario import SCENARIO_SUFFIXES, discover_roots, scenario_name
+
+    entries = {scenario_name(*entry): entry for entry in discover_roots([library])}
+    wanted = name.strip().replace("\\", "/").strip("/")
+    for suffix in SCENARIO_SUFFIXES:
+        wanted = wanted.removesuffix(suffix)
+    for candidate in (wanted, wanted.removeprefix("scenarios/")):
+        if candidate in entries:
+            return entries[candidate]
+    stem = wanted.rpartition("/")[2]
+    close = [known for known in entries if known.rpartition("/")[2] == stem]
+    close = close or difflib.get_close_matches(wanted, entries, n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(close[:3])}?" if close else " (guestsim list shows them)"
+    raise SelectionError(f"no scenario file or library scenario named {name!r}{hint}")

@@ -5,11 +5,13 @@ Usable without pytest too: ``GuestMachine().run()`` boots a fresh simulated Wind
 
 from __future__ import annotations
 
+import difflib
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from guestsim.agent.config import config_from_options
+from guestsim.agent.config import AgentConfig, config_from_options, load_config
 from guestsim.simulator.clouds import (
     CLOUD_TYPES,
     CloudApp,
@@ -17,9 +19,10 @@ from guestsim.simulator.clouds import (
     attach_to_machine,
     build_clouds,
 )
-from guestsim.simulator.clouds.base import RecordedRequest
+from guestsim.simulator.clouds.base import Exchange
 from guestsim.simulator.dhcp import DhcpServer
 from guestsim.simulator.drives import PARTITION_OFFSET
+from guestsim.simulator.errors import GuestsimError
 from guestsim.simulator.faults import Fault
 from guestsim.simulator.machine import AgentProgram, Machine, RunResult
 from guestsim.simulator.scenario import ScenarioOutcome, load_scenario, run_scenario
@@ -31,6 +34,10 @@ from guestsim.simulator.windows.storage import PartitionSpec, attach_cdrom, atta
 _PLUGIN_PREFIXES = ("cloudbaseinit.plugins.common.", "cloudbaseinit.plugins.windows.")
 
 
+class UnknownPlugin(GuestsimError, ValueError):
+    """``use_plugins`` was given a class name no cloudbase-init plugin has."""
+
+
 class GuestMachine:
     """A simulated Windows guest with the agent installed, not yet powered on."""
 
@@ -40,6 +47,8 @@ class GuestMachine:
         self.agent_source = agent_source
         self.state: WindowsState = default_windows_state()
         self.options: dict[str, dict[str, Any]] = {"DEFAULT": {}}
+        # A conf file read by load_conf(); ``options`` apply on top of it.
+        self.conf_file: AgentConfig | None = None
         self.clouds: list[CloudApp] = []
         self.faults: list[Fault] = []
         self.dhcp_servers: list[DhcpServer] = []
@@ -52,9 +61,27 @@ class GuestMachine:
         return self.state.registry
 
     def configure(self, group: str = "DEFAULT", **options: Any) -> GuestMachine:
-        """Set agent options, as a ``cloudbase-init.conf`` group would."""
+        """Set agent options, as a ``cloudbase-init.conf`` group would (over a loaded file)."""
         self.options.setdefault(group, {}).update(options)
         return self
+
+    def load_conf(self, path: str | os.PathLike[str]) -> GuestMachine:
+        """Boot with a real ``cloudbase-init.conf`` (read as the agent reads it); options
+        given by ``configure``/``use_plugins``, before or after, apply on top of it.
+
+        Raises :class:`guestsim.agent.config.ConfigFileError` (unreadable, not INI) or
+        ``ConfigValueError`` (a value of the wrong type), both ``ConfigError`` and naming
+        the file (and line); unknown options are warnings, in ``conf.warnings``.
+        """
+        self.conf_file = load_config(path)
+        return self
+
+    @property
+    def conf(self) -> AgentConfig:
+        """The configuration the next ``run()`` boots with."""
+        if self.conf_file is None:
+            return config_from_options(self.options, "guest_machine")
+        return self.conf_file.with_overrides(self.options)
 
     def use_plugins(self, *plugins: str) -> GuestMachine:
         """The plugin list, by upstream path or bare class name (``"SetHostNamePlugin"``)."""
@@ -71,9 +98,8 @@ class GuestMachine:
 
     def run(self) -> RunResult:
         """Boot until the agent stops asking for reboots; the state is kept for inspection."""
-        conf = config_from_options(self.options, "guest_machine")
         machine = Machine(
-            conf,
+            self.conf,
             state=self.state,
             clouds=self.clouds,
             dhcp_servers=self.dhcp_servers,
@@ -87,15 +113,40 @@ class GuestMachine:
 
 
 def _plugin_path(name: str) -> str:
+    from guestsim.agent.plugins.registry import LEGACY_ALIASES, UPSTREAM_PLUGINS
+
     if "." in name:
-        return name
-    from guestsim.agent.plugins.registry import UPSTREAM_PLUGINS
+        known = name in UPSTREAM_PLUGINS or name in LEGACY_ALIASES
+        if known or not name.startswith("cloudbaseinit.plugins."):
+            return name  # an upstream path, or a module of the user's own
+        # (configure(plugins=[...]) passes any path as written, for the agent to refuse.)
+        class_name = name.rpartition(".")[2]
+        hint = _did_you_mean(class_name)
+        if any(path.rpartition(".")[2] == class_name for path in UPSTREAM_PLUGINS):
+            hint = f"; {class_name} is " + " or ".join(
+                repr(path) for path in UPSTREAM_PLUGINS if path.endswith("." + class_name)
+            )
+        raise UnknownPlugin(f"no cloudbase-init plugin at {name!r}{hint}")
 
     matches = [path for path in UPSTREAM_PLUGINS if path.rpartition(".")[2] == name]
     if not matches:
-        raise ValueError(f"no cloudbase-init plugin class named {name!r}")
+        raise UnknownPlugin(f"no cloudbase-init plugin class named {name!r}{_did_you_mean(name)}")
     # Where upstream has both a common and a Windows variant, the Windows one is meant.
     return sorted(matches, key=lambda path: path.startswith(_PLUGIN_PREFIXES[0]))[0]
+
+
+def _did_you_mean(name: str) -> str:
+    from guestsim.agent.plugins.registry import UPSTREAM_PLUGINS
+
+    classes = {
+        path.rpartition(".")[2].lower(): path.rpartition(".")[2] for path in UPSTREAM_PLUGINS
+    }
+    wanted = name.lower()
+    exact = [key for key in (wanted, wanted + "plugin") if key in classes]
+    close = exact[:1] or difflib.get_close_matches(wanted, classes, n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return "; did you mean " + " or ".join(repr(classes[key]) for key in close) + "?"
 
 
 class MetadataCloud:
@@ -127,8 +178,12 @@ class MetadataCloud:
         return getattr(self.app, "model", None)
 
     @property
-    def requests(self) -> list[RecordedRequest]:
-        return [request for app in self.apps for request in app.requests]
+    def requests(self) -> list[Exchange]:
+        """Every request routed to this cloud, in order, including those a fault answered
+        before they reached it (``fault`` is the fault's index, ``faulted`` true; ``status``
+        the fault's, or None with ``error`` "refused", "reset" or "hang").
+        ``app.requests`` holds only what the cloud itself received."""
+        return [request for app in self.apps for request in app.exchanges]
 
     def fault(self, path: str, **spec: Any) -> Fault:
         """Inject a fault (see :class:`guestsim.simulator.faults.Fault`) on matching requests."""

@@ -10,6 +10,7 @@ same trace. Nothing ever leaves the machine.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import http.client
 import re
 import threading
@@ -22,7 +23,13 @@ from urllib.parse import urlsplit
 import requests
 import responses
 
-from guestsim.simulator.clouds.base import CloudApp, SimRequest, SimResponse
+from guestsim.simulator.clouds.base import (
+    CloudApp,
+    RecordedRequest,
+    SimRequest,
+    SimResponse,
+    UnansweredRequest,
+)
 from guestsim.simulator.clouds.catalog import LOOPBACK
 from guestsim.simulator.faults import DEFAULT_HANG_BUDGET_S, AgentHung, FaultPlan, mangle
 from guestsim.simulator.trace import Trace
@@ -34,6 +41,8 @@ Deliver = Callable[[CloudApp, SimRequest], SimResponse]
 
 
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+# A Host header worth linking to: a name or IPv4 address, or a bracketed IPv6 one, and a port.
+_HOST_HEADER = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
 
 def _host(scheme: str, netloc: str) -> str:
@@ -91,27 +100,52 @@ class Gateway:
             self.trace.emit("fault", index=index, method=method, url=url, **fault.describe())
             if fault.delay:
                 if fault.delay >= self.hang_budget_s:
+                    self._faulted(request, index, None, "hang")
                     raise AgentHung(method, url)
                 self.advance(fault.delay)
             if fault.error == "hang":
+                self._faulted(request, index, None, "hang")
                 raise AgentHung(method, url)
             if fault.error in ("refused", "reset"):
+                self._faulted(request, index, None, fault.error)
                 self.trace.emit(
                     "http", method=method, url=url, status=None, error=fault.error, **client
                 )
                 return requests.ConnectionError(f"Connection {fault.error}: {url}")
             if fault.status is not None:
+                self._faulted(request, index, fault.status, None)
                 self.trace.emit("http", method=method, url=url, status=fault.status, **client)
                 return SimResponse(fault.status, b"injected fault")
         cloud = self.cloud_for(url)
         if cloud is None:
             self.trace.emit("http", method=method, url=url, status=None, error="refused", **client)
             return requests.ConnectionError(f"Connection refused: nothing listens at {url}")
+        logged = len(cloud.requests)
         response = self._deliver(cloud, request, deliver)
+        received = cloud.requests[logged:]
+        if decision is not None:
+            # A fault that only delayed the request or mangles its answer: it is marked.
+            received = [dataclasses.replace(r, fault=decision[0]) for r in received]
+        cloud.exchanges.extend(received)
         if decision is not None and decision[1].body is not None:
             response = mangle(response, decision[1].body)
         self.trace.emit("http", method=method, url=url, status=response.status, **client)
         return response
+
+    def _faulted(
+        self, request: SimRequest, index: int, status: int | None, error: str | None
+    ) -> None:
+        """Log a request a fault answered with the cloud it was meant for (if any)."""
+        cloud = self.cloud_for(request.url)
+        if cloud is None:
+            return
+        headers = dict(request.headers)
+        method, path, body = request.method, request.path, request.body
+        cloud.exchanges.append(
+            RecordedRequest(method, path, status, body, headers, fault=index)
+            if status is not None
+            else UnansweredRequest(method, path, body, headers, index, error or "refused")
+        )
 
     def _deliver(self, cloud: CloudApp, request: SimRequest, deliver: Deliver) -> SimResponse:
         model = getattr(cloud, "model", None)
@@ -213,10 +247,14 @@ class LoopbackServer:
         port: int = 0,
         faults: FaultPlan | None = None,
         on_request: Callable[[SimRequest, SimResponse | None], None] | None = None,
+        direct: bool = False,
     ) -> None:
+        """``direct``: real clients reach the app here (``guestsim serve``), not through a
+        scenario's gateway; links in its documents then point at the address they used."""
         self.app = app
         self.faults = faults or FaultPlan()
         self.on_request = on_request
+        self.direct = direct
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -244,6 +282,7 @@ class LoopbackServer:
                     path=self.path,
                     headers={key: value for key, value in self.headers.items()},
                     body=self.rfile.read(length) if length else b"",
+                    public_root=server.public_root(self.headers.get("Host")),
                 )
                 response = server.respond(request)
                 if server.on_request is not None:
@@ -266,6 +305,14 @@ class LoopbackServer:
                 """Requests are reported through ``on_request``, not stderr."""
 
         return Handler
+
+    def public_root(self, host_header: str | None) -> str | None:
+        """``http://host:port`` as a direct client addressed this server; None otherwise."""
+        if not self.direct:
+            return None
+        if host_header is not None and _HOST_HEADER.fullmatch(host_header.strip()):
+            return f"http://{host_header.strip()}"
+        return self.url.rstrip("/")
 
     def respond(self, request: SimRequest) -> SimResponse | None:
         decision = self.faults.match(request.method, "", urlsplit(request.path).path)
@@ -292,6 +339,10 @@ class LoopbackServer:
         self._server.server_close()
         if self._thread is not None:
             self._thread.join()
+
+    def close(self) -> None:
+        """Release the socket of a server that was never started."""
+        self._server.server_close()
 
     def serve_forever(self) -> None:
         self._server.serve_forever()

@@ -3,25 +3,33 @@
 A conf file is read exactly as the agent reads it, then checked for what the agent would
 silently tolerate but a user almost never means: unknown options, deprecated names,
 unknown plugin or metadata-service paths, a plugin listed twice, and plugin orders that
-cannot work. Every finding names the file and line.
+cannot work. Every finding names the file and line. A scenario file is checked against its
+schema, and the conf file it names (``agent.conf``) and its inline ``agent.options`` as a
+conf file would be. Warnings are what the agent tolerates; errors are what stops it or
+makes it skip something.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from guestsim.agent.config import (
     AgentConfig,
     ConfigError,
     ConfigFileError,
     ConfigValueError,
+    config_from_options,
     load_config,
 )
 from guestsim.agent.metadata.factory import UPSTREAM_SERVICES
 from guestsim.agent.plugins.registry import LEGACY_ALIASES, UPSTREAM_MODULES, UPSTREAM_PLUGINS
 from guestsim.simulator.errors import ScenarioError
-from guestsim.simulator.scenario import load_scenario
+from guestsim.simulator.scenario import YAML_LOADER, load_scenario
 
 ERROR = "error"
 WARNING = "warning"
@@ -69,8 +77,7 @@ def validate_conf(path: Path) -> list[Finding]:
     try:
         conf = load_config(path)
     except ConfigValueError as ex:
-        message = f"[{ex.group}] {ex.option}: {ex.value!r} is not {ex.expected}"
-        return [Finding(ex.file, ex.line, ERROR, message)]
+        return [Finding(ex.file, ex.line, ERROR, f"[{ex.group}] {ex.option}: {ex.detail}")]
     except ConfigFileError as ex:
         return [Finding(ex.file, ex.line, ERROR, ex.reason)]
     except ConfigError as ex:
@@ -145,12 +152,44 @@ def _check_services(conf: AgentConfig, path: str) -> list[Finding]:
 
 
 def validate_scenario(path: Path) -> list[Finding]:
+    """The scenario file, the conf file it names (``agent.conf``) and its inline options."""
+    spec = _agent_spec(path)
+    conf_path = spec.get("conf")
+    findings = (
+        validate_conf(Path(os.path.normpath(path.parent / conf_path)))
+        if isinstance(conf_path, str)
+        else []
+    )
     try:
         load_scenario(path)
     except ScenarioError as ex:
+        if isinstance(ex.__cause__, ConfigError) and any(f.severity == ERROR for f in findings):
+            # The conf file's own error, already named with its file and line.
+            return findings
         where = f"{ex.field}: " if ex.field else ""
-        return [Finding(str(path), None, ERROR, f"{where}{ex.message}")]
-    return []
+        return [*findings, Finding(str(path), None, ERROR, f"{where}{ex.message}")]
+    options = spec.get("options")
+    if isinstance(options, dict) and options:
+        inline = config_from_options(options, f"{path}: agent.options")
+        for finding in [
+            *(Finding(str(path), None, WARNING, w.message) for w in inline.warnings),
+            *_check_plugins(inline, str(path)),
+            *_check_services(inline, str(path)),
+        ]:
+            findings.append(
+                Finding(finding.path, None, finding.severity, f"agent.options: {finding.message}")
+            )
+    return findings
+
+
+def _agent_spec(path: Path) -> dict[str, Any]:
+    """The scenario's ``agent`` mapping as written ({} when the file cannot say)."""
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    agent = data.get("agent") if isinstance(data, dict) else None
+    return agent if isinstance(agent, dict) else {}
 
 
 def validate(path: Path) -> list[Finding]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from guestsim.agent.osutils import AGENT_SERVICE_NAME
 from guestsim.simulator.clouds import CloudApp, DocumentSource, attach_to_machine, build_clouds
 from guestsim.simulator.dhcp import DhcpServer, encode_ipv4_list, encode_mtu
 from guestsim.simulator.drives import attach_media
@@ -20,6 +21,7 @@ from guestsim.simulator.windows.scripts import ScriptDeclaration, declaration_fr
 from guestsim.simulator.windows.state import (
     TIME_ZONE_KEY,
     NetworkAdapter,
+    Service,
     UserAccount,
     WindowsState,
 )
@@ -66,7 +68,7 @@ def build_machine(
         conf,
         state=state,
         clouds=_build_clouds(scenario, overrides.user_data),
-        unattend_conf=overrides.unattend_conf,
+        unattend_conf=scenario.effective_unattend_conf(overrides),
         dhcp_servers=_build_dhcp(scenario),
         seed=scenario.seed if seed is None else seed,
         max_boots=scenario.data.get("max_boots", DEFAULT_MAX_BOOTS),
@@ -116,10 +118,15 @@ def _build_state(scenario: Scenario) -> WindowsState:
             NetworkAdapter(
                 adapter["name"],
                 adapter["mac"].lower().replace("-", ":"),
-                adapter["address"],
+                adapter.get("address", ""),
                 dhcp_server=adapter.get("dhcp_server"),
-                dhcp_enabled="dhcp_server" in adapter,
+                # By default DHCP is on where a server leased the address and on a
+                # disconnected adapter (waiting for a link), off for a static address.
+                dhcp_enabled=adapter.get(
+                    "dhcp", "dhcp_server" in adapter or not adapter.get("connected", True)
+                ),
                 mtu=adapter.get("mtu", 1500),
+                connected=adapter.get("connected", True),
             )
             for adapter in spec["adapters"]
         ]
@@ -128,6 +135,8 @@ def _build_state(scenario: Scenario) -> WindowsState:
             for adapter in spec["adapters"]
             if "gateway" in adapter
         ]
+    for name, service_spec in (spec.get("services") or {}).items():
+        _set_up_service(state, str(scenario.path), name, service_spec)
     if "agent_account" in spec:
         agent_service = state.find_service("cloudbase-init")
         assert agent_service is not None
@@ -153,6 +162,25 @@ def _build_state(scenario: Scenario) -> WindowsState:
             ) from ex
     state.scripts.declarations = _build_script_declarations(scenario)
     return state
+
+
+def _set_up_service(state: WindowsState, path: str, name: str, spec: dict[str, Any]) -> None:
+    """``machine.services.<name>``: an image's service changed, or a new one installed."""
+    if name.lower() == AGENT_SERVICE_NAME:
+        # guestsim starts the agent at every boot, whatever its service says.
+        raise ScenarioError(
+            path,
+            "the agent's own service cannot be set up here (agent_account sets its account)",
+            f"machine.services.{name}",
+        )
+    service = state.find_service(name)
+    if service is None:
+        service = Service(name, spec.get("display_name", name))
+        state.services.append(service)
+    elif "display_name" in spec:
+        service.display_name = spec["display_name"]
+    service.start_mode = spec.get("start_mode", service.start_mode)
+    service.boot_status = spec.get("status")
 
 
 def _build_script_declarations(scenario: Scenario) -> list[ScriptDeclaration]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -94,6 +95,46 @@ def test_a_project_with_its_own_agent_package_still_runs_its_tests(
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+@pytest.mark.subprocess
+def test_the_installed_wheel_traces_and_explains_a_library_scenario_by_its_listed_name(
+    wheel: Path, tmp_path: Path
+) -> None:
+    """`guestsim trace clouds/openstack-happy-path` (the name `guestsim list` prints) from
+    an installation of the wheel, in a folder that has no scenarios: the bundled library
+    inside the installed package is searched, not the checkout's."""
+    target, elsewhere = tmp_path / "site", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    install = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index"]
+    subprocess.run([*install, "--target", str(target), str(wheel)], check=True, capture_output=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
+    env["PYTHONPATH"] = str(target)  # before the checkout's editable install on sys.path
+
+    def guestsim(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(target / "bin" / "guestsim"), *args],
+            capture_output=True,
+            text=True,
+            cwd=elsewhere,
+            env=env,
+        )
+
+    probe = "from guestsim.simulator.paths import bundled; print(bundled('scenarios'))"
+    library = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=elsewhere, env=env
+    ).stdout.strip()
+    assert Path(library).is_relative_to(target), library
+
+    traced = guestsim("trace", "clouds/openstack-happy-path")
+    assert traced.returncode == 0, traced.stderr
+    assert traced.stdout.splitlines()[-1] == "PASS  clouds/openstack-happy-path  (2 boots)"
+    explained = guestsim("explain", "clouds/openstack-happy-path")
+    assert explained.returncode == 0, explained.stderr
+    assert explained.stdout.startswith("clouds/openstack-happy-path: ")
+    misspelt = guestsim("trace", "clouds/openstak-happy-path")
+    assert misspelt.returncode == 2
+    assert "did you mean clouds/openstack-happy-path" in misspelt.stderr
 
 
 def _loaded_after(code: str) -> list[str]:

@@ -35,6 +35,7 @@ import uuid
 from collections.abc import Callable
 from typing import Protocol
 
+from guestsim.agent.config import AgentConfig
 from guestsim.agent.configdrive import errors, fat, iso9660, partitions
 from guestsim.agent.configdrive._common import window
 from guestsim.agent.osutils import OSUtils, OSUtilsError
@@ -66,7 +67,11 @@ class ConfigDriveSearchError(Exception):
 
 
 def search_order(context: AgentContext) -> list[tuple[str, str]]:
-    conf = context.conf
+    return configured_search(context.conf)
+
+
+def configured_search(conf: AgentConfig) -> list[tuple[str, str]]:
+    """The (type, location) pairs a configuration has the agent probe, in probe order."""
     types = set(conf.get("types", "config_drive"))
     locations = set(conf.get("locations", "config_drive"))
     # The deprecated booleans default to True and add to the search: restricting it

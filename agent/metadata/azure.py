@@ -194,7 +194,7 @@ class AzureService(HttpMetadataService):
             self._get_ovf_env()
             return True
         except Exception as ex:
-            LOG.debug("Azure metadata not found: %s: %s", type(ex).__name__, ex)
+            LOG.error("Azure metadata not found: %s: %s", type(ex).__name__, ex)
             return False
 
     def _wire_server_address(self) -> str:
@@ -218,7 +218,7 @@ class AzureService(HttpMetadataService):
                 WIRESERVER_POLL_INTERVAL_S,
             )
             self.osutils.sleep(WIRESERVER_POLL_INTERVAL_S)
-        LOG.warning(
+        LOG.debug(
             "DHCP option 245 not received; using the default WireServer address %s",
             DEFAULT_WIRESERVER,
         )

@@ -147,15 +147,15 @@ class CloudStack(HttpMetadataService):
                 continue
             if not answer:
                 # No password pending (yet): asked again right away, no sleep.
-                LOG.debug("Password server has no password (attempt %d)", attempt)
+                LOG.warning("Password server has no password (attempt %d)", attempt)
                 continue
             if answer == BAD_REQUEST:
-                LOG.debug("Password server did not understand the password request")
+                LOG.error("Password server did not understand the password request")
                 return None
             if answer == SAVED_PASSWORD:
-                LOG.debug("The instance password was already fetched and acknowledged")
+                LOG.warning("The instance password was already fetched and acknowledged")
                 return None
-            LOG.debug("Got the instance password from the password server")
+            LOG.info("Got the instance password from the password server")
             return answer
         LOG.debug("No password from the password server after %d attempts", retry_count)
         return None
@@ -165,10 +165,10 @@ class CloudStack(HttpMetadataService):
         for _ in range(retry_count):
             answer = self._password_exchange(SAVED_PASSWORD)
             if answer is not None and answer != BAD_REQUEST:
-                LOG.debug("The password server removed the instance password")
+                LOG.info("The password server removed the instance password")
                 return True
         # Only logged, as upstream: the password then stays pending on the router.
-        LOG.warning("The password server did not acknowledge the saved password")
+        LOG.error("The password server did not acknowledge the saved password")
         return False
 
     @property

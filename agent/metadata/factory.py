@@ -78,7 +78,7 @@ def get_metadata_service(context: AgentContext) -> MetadataService:
             loaded = service.load()
         except Exception as ex:
             LOG.error("Failed to load metadata service '%s'", path)
-            LOG.debug("Load failure: %s: %s", type(ex).__name__, ex)
+            LOG.error("Load failure: %s: %s", type(ex).__name__, ex)
             context.events(
                 "metadata_service_probe", service=path, result="error", error=type(ex).__name__
             )

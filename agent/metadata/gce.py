@@ -61,7 +61,7 @@ class GCEService(HttpMetadataService):
                 f"{INSTANCE_ATTRIBUTES}/user-data-encoding", decode=True
             )
         except NotExistingMetadataException:
-            LOG.debug("No user-data-encoding attribute; user data used as is")
+            LOG.info("No user-data-encoding attribute; user data used as is")
             return data
         if encoding == "base64":
             return base64.b64decode(data)
@@ -71,17 +71,20 @@ class GCEService(HttpMetadataService):
 
     # --- SSH keys -------------------------------------------------------------------------
 
-    def _attribute(self, path: str) -> str | None:
+    def _attribute(self, path: str, missing_level: int = logging.WARNING) -> str | None:
         try:
             value: str | None = self._get_cache_data(path, decode=True)
             return value
         except NotExistingMetadataException:
-            LOG.warning("Metadata attribute not found: %s", path)
+            LOG.log(missing_level, "Metadata attribute not found: %s", path)
             return None
 
     def get_public_keys(self) -> list[str] | None:
         # Only the exact text "true" blocks project keys (cloud-init lower-cases it first).
-        blocked = self._attribute(f"{INSTANCE_ATTRIBUTES}/block-project-ssh-keys") == "true"
+        # Its absence is the usual case: only a debug line, as upstream; a missing key
+        # list is a warning.
+        block = self._attribute(f"{INSTANCE_ATTRIBUTES}/block-project-ssh-keys", logging.DEBUG)
+        blocked = block == "true"
         sources = [f"{INSTANCE_ATTRIBUTES}/ssh-keys"]
         if not blocked:
             sources.append(f"{PROJECT_ATTRIBUTES}/ssh-keys")
@@ -118,13 +121,13 @@ class GCEService(HttpMetadataService):
             details = json.loads(pieces[1].strip())
             key_user = details["userName"]
             if self._is_expired(details["expireOn"], self.osutils.utc_now()):
-                LOG.debug("Skipping an expired SSH key of %s", key_user)
+                LOG.warning("Skipping an expired SSH key of %s", key_user)
                 return None
             key = f"{parts[0]} {parts[1]} {key_user}"
         # The prefix, the key's own user and the configured user must all agree
         # (case-sensitive).
         if user != key_user or user != username:
-            LOG.debug("Skipping an SSH key of user %s", user)
+            LOG.warning("Skipping an SSH key of user %s", user)
             return None
         return key
 

@@ -7,7 +7,8 @@ import json
 import logging
 import re
 from typing import Any
-from urllib.parse import quote
+
+from oauthlib import oauth1
 
 from guestsim.agent import network
 from guestsim.agent.metadata.base import HttpMetadataService
@@ -30,12 +31,8 @@ SUBNET_TYPE_STATIC = "static"
 SUBNET_TYPE_MANUAL = "manual"
 
 
-def oauth_escape(value: str) -> str:
-    """RFC 5849 percent-encoding: everything but unreserved characters is escaped."""
-    return quote(value, safe="~")
-
-
 def oauth_plaintext_header(
+    url: str,
     consumer_key: str,
     consumer_secret: str,
     token_key: str,
@@ -43,24 +40,27 @@ def oauth_plaintext_header(
     nonce: str,
     timestamp: str,
 ) -> str:
-    """The ``Authorization`` value of an OAuth 1.0 PLAINTEXT-signed request.
+    """The ``Authorization`` value of an OAuth 1.0 PLAINTEXT-signed request for ``url``.
 
-    The signature is ``escape(consumer_secret) & escape(token_secret)`` and, like every
-    parameter, is escaped once more in the header, so the ``&`` travels as ``%26``. The
-    realm is always present and empty, as the upstream agent sends it.
+    Signed by oauthlib's client, as upstream signs: the signature is
+    ``escape(consumer_secret) & escape(token_secret)`` and, like every parameter, is
+    escaped once more in the header, so the ``&`` travels as ``%26``; an empty token key
+    leaves ``oauth_token`` out. The nonce and timestamp are the caller's (oauthlib would
+    draw them from the host). The realm is always present and empty, as upstream sends
+    it; oauthlib drops an empty realm, so it is put in front here.
     """
-    signature = f"{oauth_escape(consumer_secret)}&{oauth_escape(token_secret)}"
-    params = (
-        ("oauth_nonce", nonce),
-        ("oauth_timestamp", timestamp),
-        ("oauth_version", "1.0"),
-        ("oauth_signature_method", "PLAINTEXT"),
-        ("oauth_consumer_key", consumer_key),
-        ("oauth_token", token_key),
-        ("oauth_signature", signature),
+    client = oauth1.Client(
+        consumer_key,
+        client_secret=consumer_secret,
+        resource_owner_key=token_key,
+        resource_owner_secret=token_secret,
+        signature_method=oauth1.SIGNATURE_PLAINTEXT,
+        nonce=nonce,
+        timestamp=timestamp,
     )
-    joined = ", ".join(f'{oauth_escape(name)}="{oauth_escape(value)}"' for name, value in params)
-    return f'OAuth realm="", {joined}'
+    _, headers, _ = client.sign(url)
+    scheme, _, params = str(headers["Authorization"]).partition(" ")
+    return f'{scheme} realm="", {params}'
 
 
 class MaaSHttpService(HttpMetadataService):
@@ -95,15 +95,23 @@ class MaaSHttpService(HttpMetadataService):
 
     # --- transport ---------------------------------------------------------------------
 
-    def extra_headers(self) -> dict[str, str]:
-        # Every request is signed, each with a fresh nonce and timestamp (so each retry
-        # too); PLAINTEXT does not depend on the URL.
-        return {"Authorization": self._oauth_header()}
+    def _http_request(
+        self,
+        path: str,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        method: str | None = None,
+    ) -> bytes:
+        # Every request is signed for its URL, each with a fresh nonce and timestamp
+        # (so each retry too).
+        signed = {**(headers or {}), "Authorization": self._oauth_header(self.url_for(path))}
+        return super()._http_request(path, data, signed, method)
 
-    def _oauth_header(self) -> str:
+    def _oauth_header(self, url: str) -> str:
         timestamp = str(int(self.osutils.utc_now().timestamp()))
         nonce = str(int.from_bytes(self.osutils.random_bytes(8), "big")) + timestamp
         return oauth_plaintext_header(
+            url,
             self.conf.get("oauth_consumer_key", GROUP),
             self.conf.get("oauth_consumer_secret", GROUP),
             self.conf.get("oauth_token_key", GROUP),

@@ -87,7 +87,7 @@ class NoCloudConfigDriveService(DriveMetadataService):
         try:
             document = parse_json_or_yaml(text)
         except yaml.YAMLError as ex:
-            LOG.warning("network-config on the NoCloud drive does not parse: %s", ex)
+            LOG.error("network-config on the NoCloud drive does not parse: %s", ex)
             return None
         if not isinstance(document, dict):
             return None

@@ -92,9 +92,9 @@ class OpenNebulaService(MetadataService):
                 self._context_path = path
                 break
         if self._context_path is None:
-            LOG.debug("No CD-ROM holds %s", CONTEXT_FILE)
+            LOG.error("No CD-ROM holds %s", CONTEXT_FILE)
             return False
-        LOG.debug("Reading OpenNebula context from %s", self._context_path)
+        LOG.info("Reading OpenNebula context from %s", self._context_path)
         self._variables = parse_context(self.osutils.read_file(self._context_path))
         return True
 

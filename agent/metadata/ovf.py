@@ -62,7 +62,7 @@ class OvfService(MetadataService):
             self._environment()
             return True
         except Exception as ex:
-            LOG.debug("No usable OVF environment: %s: %s", type(ex).__name__, ex)
+            LOG.error("No usable OVF environment: %s: %s", type(ex).__name__, ex)
             return False
 
     # --- the document ---------------------------------------------------------------------

@@ -171,7 +171,7 @@ class AzureGuestAgentPlugin(Plugin):
         extract_zip(osutils, package, target)
 
         agent_path = ntpath.join(target, "WaAppAgent.exe")
-        LOG.info("Creating service %s: %s", SERVICE_NAME_RDAGENT, agent_path)
+        LOG.debug("Creating service %s: %s", SERVICE_NAME_RDAGENT, agent_path)
         osutils.create_service(
             SERVICE_NAME_RDAGENT, SERVICE_NAME_RDAGENT, agent_path, SERVICE_START_MODE_MANUAL
         )
@@ -206,7 +206,7 @@ class AzureGuestAgentPlugin(Plugin):
             f'"{wasvc}" -name {SERVICE_NAME_WAGUESTAGENT} -ownHost '
             f'-agentPath "{agent}" -logPath "{logs}" -eventSource {SERVICE_NAME_WAGUESTAGENT}'
         )
-        LOG.info("Creating service %s: %s", SERVICE_NAME_WAGUESTAGENT, command)
+        LOG.debug("Creating service %s: %s", SERVICE_NAME_WAGUESTAGENT, command)
         osutils.create_service(
             SERVICE_NAME_WAGUESTAGENT,
             SERVICE_NAME_WAGUESTAGENT,

@@ -39,7 +39,7 @@ def run_bcdedit(osutils: OSUtils, args: Sequence[str]) -> None:
 
 
 def set_boot_status_policy(osutils: OSUtils, policy: str) -> None:
-    LOG.info("Setting boot status policy: %s", policy)
+    LOG.debug("Setting boot status policy: %s", policy)
     run_bcdedit(osutils, ["/set", CURRENT_ENTRY, "bootstatuspolicy", policy])
 
 
@@ -72,6 +72,7 @@ class BootStatusPolicyPlugin(Plugin):
     def execute(self, service: MetadataService | None, shared_data: SharedData) -> PluginResult:
         policy: str | None = self.conf.get("bcd_boot_status_policy")
         if policy:
+            LOG.info("Configuring boot status policy: %s", policy)
             set_boot_status_policy(self.osutils, policy)
         return PLUGIN_EXECUTION_DONE, False
 

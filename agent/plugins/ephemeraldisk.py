@@ -60,6 +60,6 @@ class EphemeralDiskPlugin(Plugin):
         relative: str | None = self.conf.get("ephemeral_disk_data_loss_warning_path")
         if relative:
             path = ntpath.join(volume, relative)
-            LOG.info("Writing the ephemeral disk data loss warning to: %s", path)
+            LOG.debug("Writing the ephemeral disk data loss warning to: %s", path)
             self.osutils.write_file(path, warning or b"")
         return PLUGIN_EXECUTION_DONE, False

@@ -65,10 +65,10 @@ class ConfigWinRMListenerPlugin(Plugin):
             return False
         start_mode = osutils.get_service_start_mode(WINRM_SERVICE)
         if start_mode in (SERVICE_START_MODE_MANUAL, SERVICE_START_MODE_DISABLED):
-            LOG.info("Setting the WinRM service start mode to automatic")
+            LOG.debug("Setting the WinRM service start mode to automatic")
             osutils.set_service_start_mode(WINRM_SERVICE, SERVICE_START_MODE_AUTOMATIC)
         if osutils.get_service_status(WINRM_SERVICE) == SERVICE_STATUS_STOPPED:
-            LOG.info("Starting the WinRM service")
+            LOG.debug("Starting the WinRM service")
             osutils.start_service(WINRM_SERVICE)
         return True
 

@@ -2,10 +2,12 @@
 
 The WireServer at ``http://168.63.129.16/`` serves the protocol versions, the goal state and
 the role's configuration documents, hands out the VM's certificates (a PFX enveloped in
-PKCS#7 to the transport certificate the guest sends), and records the health reports and
-role properties the guest posts. The guest's own configuration (``ovf-env.xml``,
-``CustomData.bin``) is not served over HTTP: Azure puts it on a drive, which :func:`attach`
-plugs into the machine.
+PKCS#7 to the transport certificate the guest sends, base64 in 64-column lines as the
+WireServer wraps it), and records the health reports and role properties the guest posts.
+Served on its own (``guestsim serve azure``), the goal state's links point at the address
+the client used, so that a real client can follow them. The guest's own configuration
+(``ovf-env.xml``, ``CustomData.bin``) is not served over HTTP: Azure puts it on a drive,
+which :func:`attach` plugs into the machine.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ DEFAULT_CONTAINER_ID = "7d0b2f4e-5c1a-4e8b-9f36-2a4c6e8d0b13"
 DEFAULT_ROLE_INSTANCE_ID = "a3f1c2d4-5b6e-4f70-8192-a3b4c5d6e7f8.az-sim-01"
 EXPECTED_STATE_STARTED = "Started"
 CERTIFICATES_FORMAT = "Pkcs7BlobWithPfxContents"
+BASE64_LINE = 64
 
 HEADER_VERSION = "x-ms-version"
 HEADER_TRANSPORT_CERT = "x-ms-guest-agent-public-x509-cert"
@@ -155,6 +158,13 @@ def _bad_request(reason: str) -> SimResponse:
     return text(f"Bad Request: {reason}", 400)
 
 
+def _wrapped_base64(data: bytes) -> str:
+    """Base64 in lines of 64 characters, as the WireServer sends the certificates blob:
+    S/MIME readers (``openssl cms``, which the Linux agent feeds it to) need the breaks."""
+    encoded = base64.b64encode(data).decode("ascii")
+    return "\n".join(encoded[i : i + BASE64_LINE] for i in range(0, len(encoded), BASE64_LINE))
+
+
 def _field(root: ET.Element, path: str) -> str | None:
     element = root.find(path)
     return None if element is None else (element.text or "")
@@ -176,8 +186,8 @@ class AzureWireServer(CloudApp):
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def _role_url(self, role: str, query: str) -> str:
-        base = self.base_url.rstrip("/")
+    def _role_url(self, request: SimRequest, role: str, query: str) -> str:
+        base = self.link_base(request).rstrip("/")
         return f"{base}/machine/{quote(self.model.container_id)}/{quote(role)}?{query}"
 
     def _version_refusal(self, request: SimRequest) -> SimResponse | None:
@@ -227,10 +237,10 @@ class AzureWireServer(CloudApp):
                 ("FullConfig", "fullConfig"),
             ):
                 query = f"comp=config&type={kind}&incarnation={incarnation}"
-                _sub(configuration, tag, self._role_url(role, query))
+                _sub(configuration, tag, self._role_url(request, role, query))
             if model.pfx is not None:
                 query = f"comp=certificates&incarnation={incarnation}"
-                _sub(configuration, "Certificates", self._role_url(role, query))
+                _sub(configuration, "Certificates", self._role_url(request, role, query))
             _sub(configuration, "ConfigName", f"{role}.1.{incarnation}.xml")
         return _xml(root)
 
@@ -305,7 +315,7 @@ class AzureWireServer(CloudApp):
         _sub(root, "Version", "2012-11-30")
         _sub(root, "Incarnation", str(self.model.incarnation))
         _sub(root, "Format", CERTIFICATES_FORMAT)
-        _sub(root, "Data", base64.b64encode(enveloped).decode("ascii"))
+        _sub(root, "Data", _wrapped_base64(enveloped))
         return _xml(root)
 
     def _posted_xml(self, request: SimRequest, root_tag: str) -> ET.Element | SimResponse:

@@ -3,7 +3,9 @@
 Each module ``guestsim.simulator.clouds.<type>`` provides ``build(source) -> list[CloudApp]``
 and ships a JSON Schema for its scenario keys in ``simulator/schemas/clouds/<type>.json``. A
 cloud that also hands the guest something other than HTTP (Azure's provisioning drive)
-provides ``attach(state, source)``, called on the machine before its first boot.
+provides ``attach(state, source)``, called on the machine before its first boot. A source
+with ``tree`` (a folder laid out as the wire paths) is built by :mod:`.tree` around the
+module's ``build``.
 
 Deliberately light: the command line reads ``CLOUD_TYPES`` and ``LOOPBACK`` for ``--help``.
 """
@@ -30,6 +32,11 @@ def build_clouds(source: DocumentSource) -> list[CloudApp]:
     if source.cloud_type not in CLOUD_TYPES:
         raise ValueError(f"unknown cloud {source.cloud_type!r}; one of {', '.join(CLOUD_TYPES)}")
     module = importlib.import_module(f"guestsim.simulator.clouds.{source.cloud_type}")
+    if "tree" in source.spec:
+        # The documents come from a folder laid out as the wire paths (``cloud.tree``).
+        from guestsim.simulator.clouds.tree import build_from_tree
+
+        return build_from_tree(module.build, source)
     apps: list[CloudApp] = module.build(source)
     return apps
 

@@ -2,7 +2,12 @@
 
 The model holds the ``meta-data`` tree as nested mappings (leaves are text; lists are
 served one item per line). ``public-keys`` is given as ``{name: openssh key}`` and served
-in EC2's index form: ``0=name`` in the listing, then ``public-keys/0/openssh-key``.
+in EC2's index form: ``0=name`` in the listing, then ``public-keys/0/openssh-key``. The
+IAM documents ``iam/info`` and ``iam/security-credentials/<role>`` are mappings served as
+JSON, as EC2 does, their ``LastUpdated`` and ``Expiration`` (when not given) from the
+cloud's clock: updated on the hour, expiring six hours later. ``dynamic/instance-identity/
+document`` is derived from the tree (instance, image, type, zone, region, private IP, the
+account of the instance profile), with the scenario's ``identity_document`` over it.
 
 IMDSv2: ``PUT /latest/api/token`` with ``X-aws-ec2-metadata-token-ttl-seconds`` (1 to
 21600) issues a session token; a GET carrying ``X-aws-ec2-metadata-token`` must name a
@@ -14,7 +19,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -63,6 +70,25 @@ TOKEN_HEADER = "X-aws-ec2-metadata-token"
 MAX_TTL_SECONDS = 21600
 IMDSV2_MODES = ("optional", "required")
 _DIGITS = re.compile("[0-9]+")
+# meta-data paths whose mapping is one JSON document, not a folder.
+_JSON_DOCUMENTS = re.compile(r"iam/info|iam/security-credentials/[^/]+")
+# What EC2 rotates role credentials by: updated every hour, valid for six.
+CREDENTIALS_PERIOD_S = 3600
+CREDENTIALS_LIFETIME_S = 6 * 3600
+ISO_SECONDS = "%Y-%m-%dT%H:%M:%SZ"
+# What an instance identity document holds that the meta-data tree does not say.
+IDENTITY_DEFAULTS: dict[str, Any] = {
+    "accountId": "123456789012",
+    "architecture": "x86_64",
+    "billingProducts": None,
+    "devpayProductCodes": None,
+    "marketplaceProductCodes": None,
+    "kernelId": None,
+    "ramdiskId": None,
+    "pendingTime": "2026-01-01T00:00:00Z",
+    "version": "2017-09-30",
+}
+_ACCOUNT_IN_ARN = re.compile(r"arn:[^:]+:iam::([0-9]{12}):")
 
 
 @dataclass
@@ -73,6 +99,8 @@ class EC2Model:
     meta_data: dict[str, Any]
     user_data: bytes | None = None
     imdsv2: str = "optional"
+    # Fields of dynamic/instance-identity/document over those derived from meta_data.
+    identity_document: dict[str, Any] = field(default_factory=dict)
     # Issued session tokens -> expiry (seconds since the epoch, on the cloud's clock).
     tokens: dict[str, float] = field(default_factory=dict)
     tokens_issued: int = 0
@@ -93,11 +121,54 @@ class EC2Model:
         expiry = self.tokens.get(token)
         return expiry is not None and now < expiry
 
+    def identity(self) -> dict[str, Any]:
+        """dynamic/instance-identity/document: the instance as the tree describes it."""
+        tree = self.meta_data
+        placement = tree.get("placement")
+        placement = placement if isinstance(placement, Mapping) else {}
+        zone = placement.get("availability-zone")
+        region = placement.get("region") or (str(zone)[:-1] if zone else None)
+        document = dict(IDENTITY_DEFAULTS)
+        iam = tree.get("iam")
+        info = iam.get("info") if isinstance(iam, Mapping) else None
+        if isinstance(info, Mapping):
+            account = _ACCOUNT_IN_ARN.match(str(info.get("InstanceProfileArn", "")))
+            if account:
+                document["accountId"] = account.group(1)
+        document.update(
+            {
+                "availabilityZone": zone,
+                "imageId": tree.get("ami-id"),
+                "instanceId": tree.get("instance-id"),
+                "instanceType": tree.get("instance-type"),
+                "privateIp": tree.get("local-ipv4"),
+                "region": region,
+            }
+        )
+        document.update(self.identity_document)
+        return dict(sorted(document.items()))
+
 
 def _leaf_text(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "\n".join(str(item) for item in value)
     return str(value)
+
+
+def _is_document(path: list[str]) -> bool:
+    return _JSON_DOCUMENTS.fullmatch("/".join(path)) is not None
+
+
+def _stamped(document: Mapping[str, Any], now: float) -> dict[str, Any]:
+    """An IAM document with ``LastUpdated`` (and, for credentials, ``Expiration``) filled
+    in from the clock where the document does not give them."""
+    updated = int(now) - int(now) % CREDENTIALS_PERIOD_S
+    stamped = dict(document)
+    stamped.setdefault("LastUpdated", time.strftime(ISO_SECONDS, time.gmtime(updated)))
+    if "AccessKeyId" in stamped:
+        expiry = updated + CREDENTIALS_LIFETIME_S
+        stamped.setdefault("Expiration", time.strftime(ISO_SECONDS, time.gmtime(expiry)))
+    return stamped
 
 
 class EC2Cloud(CloudApp):
@@ -118,6 +189,11 @@ class EC2Cloud(CloudApp):
             self._guarded(self._meta_data),
         )
         self.route("GET", f"{prefix}/{version}/user-data/?", self._guarded(self._user_data))
+        self.route(
+            "GET",
+            f"{prefix}/{version}/dynamic(?:/(?P<item>.*))?",
+            self._guarded(self._dynamic),
+        )
         # Anything else, OpenStack's probe /openstack/latest/meta_data.json included,
         # is not EC2's: a fast 404, whatever the token situation.
 
@@ -156,7 +232,7 @@ class EC2Cloud(CloudApp):
         return text("\n".join(VERSIONS))
 
     def _version_root(self, request: SimRequest, version: str) -> SimResponse:
-        entries = ["meta-data"]
+        entries = ["dynamic", "meta-data"]
         if self.model.user_data is not None:
             entries.append("user-data")
         return text("\n".join(entries))
@@ -175,13 +251,28 @@ class EC2Cloud(CloudApp):
             if not isinstance(node, Mapping) or part not in node:
                 return not_found()
             node = node[part]
+        if isinstance(node, Mapping) and _is_document(parts):
+            return text(json.dumps(_stamped(node, self.clock()), indent=2))
         if isinstance(node, Mapping):
             return text(
                 "\n".join(
-                    f"{key}/" if isinstance(value, Mapping) else key for key, value in node.items()
+                    f"{key}/"
+                    if isinstance(value, Mapping) and not _is_document([*parts, key])
+                    else key
+                    for key, value in node.items()
                 )
             )
         return text(_leaf_text(node))
+
+    def _dynamic(self, request: SimRequest, version: str, item: str | None) -> SimResponse:
+        parts = [part for part in (item or "").split("/") if part]
+        if not parts:
+            return text("instance-identity/")
+        if parts == ["instance-identity"]:
+            return text("document")
+        if parts == ["instance-identity", "document"]:
+            return text(json.dumps(self.model.identity(), indent=2))
+        return not_found()
 
     def _public_keys(self, parts: list[str]) -> SimResponse:
         keys = self.model.meta_data.get("public-keys")
@@ -209,5 +300,6 @@ def build(source: DocumentSource) -> list[CloudApp]:
         meta_data=meta_data,
         user_data=source.raw("user_data", "user-data"),
         imdsv2=source.setting("imdsv2", "optional"),
+        identity_document=dict(source.setting("identity_document", {})),
     )
     return [EC2Cloud(model, source.setting("base_url", DEFAULT_BASE_URL))]

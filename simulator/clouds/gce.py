@@ -3,7 +3,8 @@
 The model is the metadata tree itself (``instance`` and ``project``, with their
 ``attributes``). A leaf is served as text; a folder, asked for with a trailing slash, as
 a listing of its entries (sub-folders end with ``/``), or as JSON with
-``?recursive=true``; a folder asked for without the slash redirects to it, as GCE does.
+``?recursive=true`` (``True`` too: GCE takes the value in any case, and cloud-init sends
+it so); a folder asked for without the slash redirects to it, as GCE does.
 Like GCE, a request without ``Metadata-Flavor: Google``, or one carrying
 ``X-Forwarded-For``, is refused with 403.
 """
@@ -46,6 +47,12 @@ def _leaf_text(value: Any) -> str:
     return json.dumps(value)
 
 
+def _last(query: dict[str, list[str]], name: str) -> str:
+    """The last value of a query parameter ("" when absent)."""
+    values = query.get(name)
+    return values[-1] if values else ""
+
+
 class GceCloud(CloudApp):
     name = "gce"
 
@@ -84,12 +91,13 @@ class GceCloud(CloudApp):
         if not found or node is None:
             return _respond(404, "Not Found\n", "text/html")
         query = parse_qs(urlsplit(request.path).query)
-        as_json = query.get("alt") == ["json"] or query.get("recursive") == ["true"]
+        recursive = _last(query, "recursive").lower() == "true"
+        as_json = query.get("alt") == ["json"] or recursive
         if isinstance(node, dict):
             if item and not item.endswith("/"):
                 location = f"{self._prefix}{item}/"
                 return SimResponse(301, b"", {**RESPONSE_HEADERS, "Location": location})
-            if query.get("recursive") == ["true"]:
+            if recursive:
                 return _respond(200, json.dumps(node), "application/json")
             entries = [f"{key}/" if isinstance(value, dict) else key for key, value in node.items()]
             if as_json:

@@ -2,7 +2,10 @@
 
 Like MAAS, everything below a version requires a valid OAuth signature made with the
 node's credentials (consumer key, token key and secret; MAAS leaves the consumer secret
-empty); anything else is answered 401. Only the version index is anonymous.
+empty); anything else is answered 401. Only the version index is anonymous. The header is
+parsed and the signature checked with oauthlib's server-side helpers, the library the
+published agent signs with. A node whose token key is empty takes requests without an
+``oauth_token`` (OAuth clients, oauthlib among them, leave an empty token out).
 """
 
 from __future__ import annotations
@@ -10,7 +13,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import urlsplit
+
+from oauthlib.common import Request as OAuthRequest
+from oauthlib.oauth1 import SIGNATURE_PLAINTEXT
+from oauthlib.oauth1.rfc5849 import signature as oauth_signature
+from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
 from guestsim.simulator.clouds.base import (
     CloudApp,
@@ -24,9 +32,9 @@ from guestsim.simulator.clouds.documents import DocumentSource
 
 DEFAULT_BASE_URL = "http://10.20.0.2:5240/MAAS/metadata/"
 VERSIONS = ("2012-03-01", "latest")
+# Required of every signed request; ``oauth_token`` too when the node has a token key.
 REQUIRED_OAUTH_PARAMS = (
     "oauth_consumer_key",
-    "oauth_token",
     "oauth_signature_method",
     "oauth_signature",
     "oauth_nonce",
@@ -43,9 +51,6 @@ class MaasCredentials:
     token_secret: str
     consumer_secret: str = ""
 
-    def plaintext_signature(self) -> str:
-        return f"{quote(self.consumer_secret, safe='~')}&{quote(self.token_secret, safe='~')}"
-
 
 @dataclass
 class MaasModel:
@@ -58,22 +63,17 @@ class MaasModel:
 
 
 def parse_oauth_header(value: str | None) -> dict[str, str] | None:
-    """The parameters of an ``OAuth ...`` Authorization value, in any order; None if not one."""
+    """The parameters of an ``OAuth ...`` Authorization value, in any order, with the
+    ``oauth_*`` values percent-decoded (by oauthlib); None if the value is not one."""
     if not value:
         return None
-    scheme, _, rest = value.strip().partition(" ")
-    if scheme.lower() != "oauth":
+    try:
+        params = oauth_signature.collect_parameters(
+            headers={"Authorization": value}, exclude_oauth_signature=False, with_realm=True
+        )
+    except ValueError:
         return None
-    params: dict[str, str] = {}
-    for part in rest.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        name, sep, quoted = part.partition("=")
-        if not sep or len(quoted) < 2 or quoted[0] != '"' or quoted[-1] != '"':
-            return None
-        params[unquote(name.strip())] = unquote(quoted[1:-1])
-    return params
+    return {oauth_utils.unescape(name): param for name, param in params}
 
 
 def _unauthorized(reason: str) -> SimResponse:
@@ -109,17 +109,27 @@ class MaasCloud(CloudApp):
         params = parse_oauth_header(request.header("Authorization"))
         if params is None:
             return "no OAuth Authorization header"
-        missing = [name for name in REQUIRED_OAUTH_PARAMS if name not in params]
+        credentials = self.model.credentials
+        required = REQUIRED_OAUTH_PARAMS + (("oauth_token",) if credentials.token_key else ())
+        missing = [name for name in required if name not in params]
         if missing:
             return f"missing OAuth parameters: {', '.join(missing)}"
-        if params["oauth_signature_method"] != "PLAINTEXT":
+        if params.get("oauth_version", "1.0") != "1.0":
+            return f"unsupported OAuth version {params['oauth_version']}"
+        if params["oauth_signature_method"] != SIGNATURE_PLAINTEXT:
             return f"unsupported signature method {params['oauth_signature_method']}"
-        credentials = self.model.credentials
         if params["oauth_consumer_key"] != credentials.consumer_key:
             return "unknown consumer key"
-        if params["oauth_token"] != credentials.token_key:
+        if params.get("oauth_token", "") != credentials.token_key:
             return "unknown token"
-        if params["oauth_signature"] != credentials.plaintext_signature():
+        try:
+            oauth_request = OAuthRequest(request.url, request.method)
+        except ValueError:
+            return "malformed request URL"
+        oauth_request.signature = params["oauth_signature"]
+        if not oauth_signature.verify_plaintext(
+            oauth_request, credentials.consumer_secret, credentials.token_secret
+        ):
             return "invalid signature"
         self.authorizations.append(params)
         return None

@@ -28,6 +28,8 @@ VERSIONS = (
 # "latest". Only the listing is modelled (cloudbase-init's route check GETs the root).
 EC2_VERSIONS = ec2.VERSIONS[: ec2.VERSIONS.index("2009-04-04") + 1]
 PASSWORD_SINCE = "2013-04-04"
+# Dynamic vendor data (vendor_data2.json) exists from Newton's 2016-10-06 on.
+VENDOR_DATA2_SINCE = "2016-10-06"
 # Nova refuses longer password posts.
 MAX_PASSWORD_BYTES = 1020
 
@@ -38,6 +40,8 @@ class OpenStackModel:
     user_data: bytes | None = None
     network_data: dict[str, Any] | None = None
     vendor_data: dict[str, Any] = field(default_factory=dict)
+    # Nova's dynamic vendor data, one entry per configured target; {} with none.
+    vendor_data2: dict[str, Any] = field(default_factory=dict)
     password: str = ""
 
 
@@ -54,6 +58,7 @@ class OpenStackCloud(CloudApp):
         self.route("GET", f"/openstack/{version}/user_data", self._user_data)
         self.route("GET", f"/openstack/{version}/network_data.json", self._network_data)
         self.route("GET", f"/openstack/{version}/vendor_data.json", self._vendor_data)
+        self.route("GET", f"/openstack/{version}/vendor_data2.json", self._vendor_data2)
         self.route("GET POST", f"/openstack/{version}/password", self._password)
 
     def _root(self, request: SimRequest) -> SimResponse:
@@ -78,6 +83,11 @@ class OpenStackCloud(CloudApp):
     def _vendor_data(self, request: SimRequest, version: str) -> SimResponse:
         return text(json.dumps(self.model.vendor_data), content_type="application/json")
 
+    def _vendor_data2(self, request: SimRequest, version: str) -> SimResponse:
+        if version != "latest" and version < VENDOR_DATA2_SINCE:
+            return not_found()
+        return text(json.dumps(self.model.vendor_data2), content_type="application/json")
+
     def _password(self, request: SimRequest, version: str) -> SimResponse:
         if version != "latest" and version < PASSWORD_SINCE:
             return not_found()
@@ -97,6 +107,7 @@ def build(source: DocumentSource) -> list[CloudApp]:
         user_data=source.raw("user_data", "user_data"),
         network_data=source.json("network_data", "network_data.json"),
         vendor_data=source.json("vendor_data", "vendor_data.json") or {},
+        vendor_data2=source.json("vendor_data2", "vendor_data2.json") or {},
         password=source.setting("password", ""),
     )
     return [OpenStackCloud(model, source.setting("base_url", DEFAULT_BASE_URL))]

@@ -8,7 +8,8 @@ bytes on every host), from a *tree*: POSIX relative path -> file content.
 >>> disk = build_image(nocloud_layout({"instance-id": "i-1"}), "disk-gpt", nocloud=True)
 
 Modules: ``layout`` (what goes on a drive), ``iso``, ``fat``, ``disk`` (partition
-tables), ``image`` (format dispatch and writing), ``common`` (errors, name rules).
+tables), ``image`` (format dispatch and writing), ``common`` (errors, name rules),
+``readers`` (which of the agent's services would read an image).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
         openstack_layout,
         tree_from_directory,
     )
+    from guestsim.simulator.media.readers import drive_warnings
 
 # The builders pull in pycdlib and pyfatfs; each name loads its module on first use, so
 # commands that only need the format names (`guestsim --help`) stay fast.
@@ -79,6 +81,7 @@ __getattr__ = lazy_attributes(
         "nocloud_layout": ".layout",
         "openstack_layout": ".layout",
         "tree_from_directory": ".layout",
+        "drive_warnings": ".readers",
     },
 )
 
@@ -101,6 +104,7 @@ __all__ = [
     "build_vfat",
     "default_label",
     "detect_filesystem",
+    "drive_warnings",
     "effective_label",
     "fat_label",
     "filesystem_label",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import random
+import re
 import types
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -120,9 +121,19 @@ def _version(module: types.ModuleType) -> str:
 
 
 def _oslo_value(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return list(value)
-    return value
+    if isinstance(value, list | tuple):
+        return [_oslo_literal(item) for item in value]
+    return _oslo_literal(value)
+
+
+def _oslo_literal(value: Any) -> Any:
+    """A string oslo.config's ``$`` substitution (which it applies to overrides too) turns
+    back into ``value``: guestsim's conf reader has already resolved the references."""
+    if not isinstance(value, str) or "$" not in value:
+        return value
+    # oslo.config first reads a backslash and a dollar as "$$", so a dollar after a
+    # backslash is written that way (the backslash before it is kept); any other as "$$".
+    return re.sub(r"\$", lambda m: "\\$" if value[: m.start()].endswith("\\") else "$$", value)
 
 
 @contextmanager

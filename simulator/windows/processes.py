@@ -21,7 +21,7 @@ class SystemCommands:
         self.state = state
         self._programs: dict[str, Callable[[list[str]], ProcessResult]] = {
             "sc.exe": self._sc,
-            "rpctool.exe": self._rpctool,
+            "rpctool.exe": self.rpctool,
             "bcdedit.exe": self._bcdedit,
             "powercfg.exe": self._powercfg,
             "logman.exe": self._logman,
@@ -51,7 +51,8 @@ class SystemCommands:
             return b"[SC] ChangeServiceConfig2 SUCCESS\r\n", b"", 0
         raise NotModelled(f"sc.exe {' '.join(args[:1])}")
 
-    def _rpctool(self, args: list[str]) -> ProcessResult:
+    def rpctool(self, args: list[str]) -> ProcessResult:
+        """VMware Tools' rpctool, whatever the file it runs from is called."""
         # VMware Tools' rpctool takes the whole RPC as one argument: "info-get <name>".
         if len(args) != 1:
             raise NotModelled(f"rpctool.exe with {len(args)} arguments")
@@ -228,3 +229,14 @@ def install_vmware_tools(state: WindowsState, guestinfo: dict[str, bytes]) -> No
     state.guestinfo = dict(guestinfo)
     state.files.make_dirs(VMWARE_RPCTOOL.rsplit("\\", 1)[0])
     state.files.write(VMWARE_RPCTOOL, b"MZ")
+
+
+def add_vmware_rpctool(state: WindowsState, path: str | None) -> None:
+    """The file at ``path`` (as a configuration writes it: environment variables, relative
+    to the system folder) is an rpctool: when the guest has that file, running it answers
+    as VMware Tools' rpctool does (from ``guestinfo``; off VMware, it fails as rpctool
+    does). A missing file stays missing."""
+    if not path or path.replace("/", "\\").rsplit("\\", 1)[-1].lower() == "rpctool.exe":
+        return  # any rpctool.exe answers already
+    if path not in state.vmware_rpctool_paths:
+        state.vmware_rpctool_paths.append(path)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from guestsim.agent.osutils import (
     SERVICE_START_MODE_AUTOMATIC,
+    SERVICE_START_MODE_DISABLED,
     SERVICE_START_MODE_MANUAL,
     SERVICE_STATUS_RUNNING,
     SERVICE_STATUS_STOPPED,
@@ -68,11 +69,15 @@ class LocalGroup:
 class NetworkAdapter:
     name: str
     mac: str
+    # The IPv4 address ("" when it has none: disconnected, a team member, no lease yet).
     address: str
     dhcp_enabled: bool = True
+    # The DHCP server of its lease (None: no lease).
     dhcp_server: str | None = None
     mtu: int = 1500
     enabled: bool = True
+    # False: media disconnected (the cable is out): no address, no lease, no routes.
+    connected: bool = True
 
 
 @dataclass
@@ -85,6 +90,10 @@ class Service:
     triggers: list[str] = field(default_factory=list)
     # Volatile: recomputed from the start mode at every boot.
     status: str = SERVICE_STATUS_STOPPED
+    # The status Windows gives it at each start instead of the one its start mode implies
+    # (an automatic service that fails to start or starts delayed: Stopped; a manual one a
+    # trigger starts: Running); None: Running when Automatic, else Stopped.
+    boot_status: str | None = None
 
 
 def _system_drives() -> list[Drive]:
@@ -123,6 +132,10 @@ class WindowsState:
     power: PowerState = field(default_factory=PowerState)
     # VMware's guestinfo variables, as the hypervisor answers rpctool; None: not on VMware.
     guestinfo: dict[str, bytes] | None = None
+    # Where else a copy of VMware Tools' rpctool.exe (or a stand-in for it) is, as the
+    # image's configuration names it (environment variables unexpanded): that file, when
+    # it exists, answers as rpctool does. Any file named rpctool.exe does anyway.
+    vmware_rpctool_paths: list[str] = field(default_factory=list)
     services: list[Service] = field(default_factory=list)
     # What Windows calls the computer name now, and the name set for the next boot.
     computer_name: str = "WIN-GUESTSIM01"
@@ -182,5 +195,10 @@ class WindowsState:
         for service in self.services:
             auto = service.start_mode == SERVICE_START_MODE_AUTOMATIC
             service.status = SERVICE_STATUS_RUNNING if auto else SERVICE_STATUS_STOPPED
+            if (
+                service.boot_status is not None
+                and service.start_mode != SERVICE_START_MODE_DISABLED
+            ):
+                service.status = service.boot_status
         self.network.power_on()
         self.files.clear_temp()

@@ -73,7 +73,7 @@ def install_log(removed_folders: list[str]) -> list[str]:
         line("INFO", "Stopping the Azure guest agent event traces"),
         line("INFO", "Deleting the Azure guest agent event traces"),
         line("INFO", f"Extracting {PACKAGE} to {PACKAGES}"),
-        line("INFO", f"Creating service RdAgent: {PACKAGES}\\WaAppAgent.exe"),
+        line("DEBUG", f"Creating service RdAgent: {PACKAGES}\\WaAppAgent.exe"),
         line("INFO", "Azure guest agent version: 2.7.41491.1102"),
     ]
 
@@ -185,7 +185,7 @@ def test_nano_server_service_command_line_and_log(cloud_says: Any) -> None:
             "INFO",
             f"Extracting C:\\Windows\\NanoGuestAgent\\VmAgent_Nano.zip to {NANO_TARGET}",
         ),
-        line("INFO", f"Creating service WindowsAzureGuestAgent: {NANO_COMMAND}"),
+        line("DEBUG", f"Creating service WindowsAzureGuestAgent: {NANO_COMMAND}"),
     ]
 
 

@@ -338,7 +338,7 @@ def test_raising_plugin_logs_its_error_with_the_traceback_and_ends_unsuccessful(
 
     lines = init_log(result)
     failure = lines.index("ERROR plugin 'RaisingPlugin' failed with error 'boom'")
-    assert lines[failure + 1] == "DEBUG Plugin failure (RuntimeError: boom)"
+    assert lines[failure + 1] == "ERROR Plugin failure (RuntimeError: boom)"
     assert flow(result, 1)[-4:] == [
         {"kind": "plugin_start", "stage": "MAIN", "plugin": "RaisingPlugin"},
         {
@@ -404,7 +404,7 @@ def test_failing_reports_are_logged_with_their_state_and_error(
     completed = passing_machine.run()
 
     assert init_log(failed)[-4:] == [
-        "DEBUG Plugin failure (RuntimeError: boom)",
+        "ERROR Plugin failure (RuntimeError: boom)",
         "INFO Reporting provisioning failed",
         "ERROR Reporting provisioning failed failed: failed endpoint down",
         "INFO Plugins execution done",

@@ -251,7 +251,7 @@ def test_unknown_section_warns_once_and_option_in_wrong_group_hints(tmp_path: Pa
     assert [(w.line, w.message) for w in conf.warnings] == [
         (2, "unknown option [DEFAULT] raw_hdd (ignored); it exists in [config_drive]"),
         (3, "unknown section [cloudinit] (ignored)"),
-        (6, "unknown section [default] (ignored)"),
+        (6, "unknown section [default] (ignored); [DEFAULT] is written in capitals"),
         (8, "unknown section [empty] (ignored)"),
     ]
     assert conf.get("raw_hdd", "config_drive") is True

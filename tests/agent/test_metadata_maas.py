@@ -8,6 +8,7 @@ fake Windows disk, read through the OS boundary.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from oauthlib import oauth1
 
 from guestsim.agent import network
 from guestsim.agent.config import config_from_options
@@ -313,7 +315,7 @@ def test_each_retry_is_signed_afresh() -> None:
 
 
 def test_secrets_are_percent_encoded_inside_the_signature_and_again_in_the_header() -> None:
-    header = oauth_plaintext_header("ck", "a b", "tk", "c&d/é", "n1", "1700000000")
+    header = oauth_plaintext_header(BASE_URL, "ck", "a b", "tk", "c&d/é", "n1", "1700000000")
     assert 'oauth_signature="a%2520b%26c%2526d%252F%25C3%25A9"' in header
     params = parse_oauth_header(header)
     assert params is not None and params["oauth_signature"] == "a%20b&c%26d%2F%C3%A9"
@@ -333,6 +335,57 @@ def test_secrets_with_reserved_characters_are_accepted_by_maas() -> None:
     )
     with serving(maas):
         assert subject.service.load() is True
+
+
+def test_an_empty_token_key_leaves_oauth_token_out_and_maas_accepts_it() -> None:
+    # oauthlib, which upstream signs with, leaves an empty token out of the header; a
+    # MAAS node without a token key then takes the request.
+    credentials = MaasCredentials(CREDENTIALS.consumer_key, "", CREDENTIALS.token_secret)
+    maas = cloud(credentials=credentials)
+    subject = agent(maas={**GOOD_OPTIONS, "oauth_token_key": ""})
+    with serving(maas):
+        assert subject.service.load() is True
+        assert subject.service.get_instance_id() == "x7kq3m"
+    assert {status for _, status in paths(maas)} == {200}
+    for headers in maas.headers:
+        assert "oauth_token" not in headers["Authorization"]
+        params = parse_oauth_header(headers["Authorization"])
+        assert params is not None and "oauth_token" not in params
+        assert params["oauth_signature"] == f"&{CREDENTIALS.token_secret}"
+
+
+def test_the_header_is_the_one_oauthlib_signs_plus_an_empty_realm() -> None:
+    header = oauth_plaintext_header(BASE_URL, "ck", "", "tk", "ts", "123", "1700000000")
+    client = oauth1.Client(
+        "ck",
+        resource_owner_key="tk",
+        resource_owner_secret="ts",
+        signature_method=oauth1.SIGNATURE_PLAINTEXT,
+        nonce="123",
+        timestamp="1700000000",
+    )
+    expected = client.sign(BASE_URL)[1]["Authorization"]
+    assert header == expected.replace("OAuth ", 'OAuth realm="", ', 1)
+
+
+def test_each_request_is_signed_for_its_own_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    signed: list[str] = []
+    real_sign = oauth1.Client.sign
+
+    def spy(self: Any, uri: str, *args: Any, **kwargs: Any) -> Any:
+        signed.append(uri)
+        return real_sign(self, uri, *args, **kwargs)
+
+    monkeypatch.setattr(oauth1.Client, "sign", spy)
+    maas = cloud()
+    subject = agent()
+    with serving(maas):
+        subject.service.load()
+        subject.service.get_host_name()
+    assert signed == [
+        f"{BASE_URL}2012-03-01/meta-data/",
+        f"{BASE_URL}2012-03-01/meta-data/local-hostname",
+    ]
 
 
 # --- getters ----------------------------------------------------------------------------------
@@ -694,7 +747,7 @@ def test_the_model_rejects_unknown_link_types() -> None:
 SCENARIOS = bundled("scenarios") / "clouds"
 
 
-@pytest.mark.parametrize("name", ["maas-happy-path", "maas-bad-oauth"])
+@pytest.mark.parametrize("name", ["maas-happy-path", "maas-bad-oauth", "maas-empty-token-key"])
 def test_scenarios_pass_with_the_same_trace_on_both_transports(name: str) -> None:
     scenario = load_scenario(SCENARIOS / f"{name}.yaml")
     in_process = run_scenario(scenario, transport="inprocess")
@@ -718,3 +771,19 @@ def test_happy_path_scenario_signs_every_request_with_the_fixture_credentials() 
     assert isinstance(maas, MaasCloud)
     assert len(maas.authorizations) == len(maas.requests) == 5
     assert {a["oauth_token"] for a in maas.authorizations} == {maas.model.credentials.token_key}
+
+
+@pytest.mark.parametrize("agent_name", ["guestsim", "upstream"])
+def test_an_empty_token_key_scenario_passes_with_either_agent_and_sends_no_token(
+    agent_name: str,
+) -> None:
+    if agent_name == "upstream" and importlib.util.find_spec("cloudbaseinit") is None:
+        pytest.skip("the published cloudbase-init is not installed (pip install -e '.[upstream]')")
+    scenario = load_scenario(SCENARIOS / "maas-empty-token-key.yaml")
+    outcome = run_scenario(scenario.with_agent(agent_name, None))
+    assert outcome.failures == []
+    (maas,) = outcome.result.clouds
+    assert isinstance(maas, MaasCloud)
+    assert maas.model.credentials.token_key == ""
+    assert len(maas.authorizations) == len(maas.requests) > 0
+    assert all("oauth_token" not in a for a in maas.authorizations)

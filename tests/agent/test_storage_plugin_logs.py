@@ -80,7 +80,7 @@ def test_ephemeral_disk_logs_the_fallback_to_the_label_and_the_file_written() ->
 
     assert module_log(result, "ephemeraldisk") == [
         "DEBUG Ephemeral disk mount point not found: C:\\mnt\\nothing",
-        "INFO Writing the ephemeral disk data loss warning to: D:\\README.txt",
+        "DEBUG Writing the ephemeral disk data loss warning to: D:\\README.txt",
     ]
     assert result.state.files.read("D:\\README.txt") == WARNING
 

@@ -74,8 +74,8 @@ def test_listener_plugin_logs_each_step_of_a_full_configuration() -> None:
 
     assert plugin_end(result, "ConfigWinRMListenerPlugin")["status"] == PLUGIN_EXECUTION_DONE
     assert module_log(result, "winrmlistener") == [
-        "INFO Setting the WinRM service start mode to automatic",
-        "INFO Starting the WinRM service",
+        "DEBUG Setting the WinRM service start mode to automatic",
+        "DEBUG Starting the WinRM service",
         "DEBUG Disabling UAC remote restrictions",
         "INFO Setting WinRM Basic authentication: False",
         "INFO Removing the existing WinRM HTTP listener",

@@ -57,7 +57,8 @@ def test_the_bundled_library_gives_the_same_report_serially_and_in_two_workers(
 
 
 def test_jobs_keeps_failures_and_their_order(tmp_path: Path) -> None:
-    failing = tmp_path / "a-wrong-name.yaml"
+    (tmp_path / "mine").mkdir()
+    failing = tmp_path / "mine" / "a-wrong-name.yaml"
     failing.write_text(
         (BOOT / "hostname-reboot-allowed.yaml")
         .read_text()
@@ -67,11 +68,12 @@ def test_jobs_keeps_failures_and_their_order(tmp_path: Path) -> None:
     serial, spread = invoke("run", *paths), invoke("run", "--jobs", "0", *paths)
     assert spread.exit_code == serial.exit_code == 1
     assert spread.output == serial.output
-    assert spread.output.startswith("FAIL  a-wrong-name  (2 boots)\n      - computer_name:")
+    assert spread.output.startswith("FAIL  mine/a-wrong-name  (2 boots)\n      - computer_name:")
 
 
 def test_a_failing_scenario_exits_1_and_reports_its_unmet_expectations(tmp_path: Path) -> None:
-    failing = tmp_path / "wrong-name.yaml"
+    (tmp_path / "mine").mkdir()
+    failing = tmp_path / "mine" / "wrong-name.yaml"
     failing.write_text(
         (BOOT / "hostname-reboot-allowed.yaml")
         .read_text()
@@ -88,14 +90,14 @@ def test_a_failing_scenario_exits_1_and_reports_its_unmet_expectations(tmp_path:
         str(report),
     )
     assert result.exit_code == 1
-    assert "FAIL  wrong-name" in result.output
+    assert "FAIL  mine/wrong-name" in result.output
     assert "computer_name: expected 'somebody-else', got 'app-server-02'" in result.output
     assert result.output.splitlines()[-1] == "1 passed, 1 failed"
 
     document = json.loads(report.read_text())
     assert document["summary"] == {"passed": 1, "failed": 1, "skipped": 0}
     first = document["scenarios"][0]
-    assert (first["name"], first["passed"], first["boots"]) == ("wrong-name", False, 2)
+    assert (first["name"], first["passed"], first["boots"]) == ("mine/wrong-name", False, 2)
     assert first["failures"] == ["computer_name: expected 'somebody-else', got 'app-server-02'"]
 
     suite = ET.parse(junit).getroot().find("testsuite")
@@ -157,7 +159,7 @@ def test_trace_prints_a_timeline_with_reboots_and_virtual_time() -> None:
     assert "  ended: reboot" in lines
     assert "Boot 2 at 45.0s (metadata: HttpService)" in lines
     assert "    SetHostNamePlugin                       0.0s  skipped: done" in lines
-    assert lines[-1] == "PASS  hostname-reboot-allowed  (2 boots)"
+    assert lines[-1] == "PASS  reboots/hostname-reboot-allowed  (2 boots)"
 
 
 def test_trace_shows_plugin_durations_in_virtual_time() -> None:

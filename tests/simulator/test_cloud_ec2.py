@@ -82,7 +82,7 @@ def test_root_lists_the_api_versions_oldest_first_then_latest() -> None:
 def test_every_listed_version_serves_the_same_tree(version: str) -> None:
     app = EC2Cloud(model())
     assert get(app, f"/{version}/meta-data/instance-id") == (200, "i-0123456789abcdef0")
-    assert get(app, f"/{version}/") == (200, "meta-data\nuser-data")
+    assert get(app, f"/{version}/") == (200, "dynamic\nmeta-data\nuser-data")
 
 
 def test_meta_data_listing_marks_folders_with_a_slash() -> None:
@@ -149,7 +149,7 @@ def test_user_data_is_served_raw_or_404_when_absent() -> None:
     assert (response.status, response.body) == (200, b"\x00\x01binary")
     app = EC2Cloud(model(user_data=None))
     assert get(app, "/2009-04-04/user-data")[0] == 404
-    assert get(app, "/2009-04-04/") == (200, "meta-data")
+    assert get(app, "/2009-04-04/") == (200, "dynamic\nmeta-data")
 
 
 def test_openstack_probe_is_404_even_when_imdsv2_is_required() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from oauthlib import oauth1
 
 from guestsim.agent.metadata.maas import oauth_plaintext_header
 from guestsim.simulator.clouds import DocumentSource, build_clouds, cloud_schema
@@ -47,7 +48,13 @@ def signed(
     consumer_secret: str = "",
 ) -> dict[str, str]:
     header = oauth_plaintext_header(
-        consumer_key, consumer_secret, token_key, token_secret, "98765", "1767225600"
+        f"http://10.20.0.2:5240{P}/",
+        consumer_key,
+        consumer_secret,
+        token_key,
+        token_secret,
+        "98765",
+        "1767225600",
     )
     return {"Authorization": header}
 
@@ -211,8 +218,60 @@ def test_parse_oauth_header() -> None:
     assert parse_oauth_header(None) is None
     assert parse_oauth_header("Bearer x") is None
     assert parse_oauth_header('OAuth realm=""') == {"realm": ""}
-    assert parse_oauth_header('oauth a="%26", b="x%20y"') == {"a": "&", "b": "x y"}
-    assert parse_oauth_header("OAuth a=unquoted") is None
+    assert parse_oauth_header('oauth oauth_a="%26", oauth_b="x%20y"') == {
+        "oauth_a": "&",
+        "oauth_b": "x y",
+    }
+    assert parse_oauth_header("OAuth garbage") is None
+    # Only the oauth_* values are percent-decoded, as oauthlib collects them.
+    assert parse_oauth_header('OAuth realm="a%20b", oauth_x="a%20b"') == {
+        "realm": "a%20b",
+        "oauth_x": "a b",
+    }
+
+
+def oauthlib_header(token_key: str | None, token_secret: str = "token-secret") -> dict[str, str]:
+    client = oauth1.Client(
+        "consumer",
+        resource_owner_key=token_key,
+        resource_owner_secret=token_secret,
+        signature_method=oauth1.SIGNATURE_PLAINTEXT,
+        nonce="1",
+        timestamp="1767225600",
+    )
+    return {"Authorization": client.sign(f"http://10.20.0.2:5240{P}/")[1]["Authorization"]}
+
+
+def test_a_request_signed_by_oauthlib_is_accepted() -> None:
+    assert get(MaasCloud(model()), f"{P}/2012-03-01/", oauthlib_header("token")).status == 200
+    wrong = oauthlib_header("token", token_secret="nope")
+    assert get(MaasCloud(model()), f"{P}/2012-03-01/", wrong).status == 401
+
+
+def test_a_node_without_a_token_key_takes_requests_without_oauth_token() -> None:
+    cloud = MaasCloud(model(credentials=MaasCredentials("consumer", "", "token-secret")))
+    headers = oauthlib_header("")
+    assert "oauth_token" not in headers["Authorization"]
+    assert get(cloud, f"{P}/2012-03-01/meta-data/instance-id", headers).body == b"abc123"
+    # An empty oauth_token, as guestsim's agent sent before it signed with oauthlib, is
+    # the same empty token.
+    assert get(cloud, f"{P}/2012-03-01/", signed(token_key="")).status == 200
+    assert get(cloud, f"{P}/2012-03-01/", signed(token_key="token")).status == 401
+    assert len(cloud.authorizations) == 2
+
+
+def test_a_node_with_a_token_key_refuses_requests_without_oauth_token() -> None:
+    response = get(MaasCloud(model()), f"{P}/2012-03-01/", oauthlib_header(None))
+    assert response.status == 401
+    assert response.body == b"Authorization Error: missing OAuth parameters: oauth_token"
+
+
+def test_only_oauth_version_1_0_is_accepted() -> None:
+    header = signed()["Authorization"].replace('oauth_version="1.0"', 'oauth_version="2.0"')
+    response = get(MaasCloud(model()), f"{P}/2012-03-01/", {"Authorization": header})
+    assert response.status == 401
+    no_version = signed()["Authorization"].replace('oauth_version="1.0", ', "")
+    assert get(MaasCloud(model()), f"{P}/2012-03-01/", {"Authorization": no_version}).status == 200
 
 
 # --- build, fixtures, schema ------------------------------------------------------------------

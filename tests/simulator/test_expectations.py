@@ -29,6 +29,7 @@ def test_paths_reach_attributes_keys_and_indexes() -> None:
                     ),
                     "triggers": [],
                     "status": "Stopped",
+                    "boot_status": None,
                 },
                 "timezone.zone_id": "UTC",
             }

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from guestsim.simulator.expectations import check_expectations
+from guestsim.simulator.expectations import check_expectations, log_matches
 from guestsim.simulator.machine import RunResult
 from guestsim.simulator.paths import bundled
 from guestsim.simulator.scenario import discover, load_scenario
@@ -265,6 +265,53 @@ def files(form: str) -> Callable[[Any, RunResult, st.DataObject], Perturbation]:
     return perturb
 
 
+def folders(value: Any, result: RunResult, data: st.DataObject) -> Perturbation:
+    path = pick(data, list(value))
+    exists = value[path].get("exists", True)
+    return {**value, path: {"exists": not exists}}, [
+        mismatch(f"folders.{path}.exists", not exists, exists)
+    ]
+
+
+def groups(form: str) -> Callable[[Any, RunResult, st.DataObject], Perturbation]:
+    def perturb(value: Any, result: RunResult, data: st.DataObject) -> Perturbation:
+        if form == "exists":
+            name = pick(data, list(value))
+            exists = value[name].get("exists", True)
+            failure = mismatch(f"groups.{name}.exists", not exists, exists)
+            return {**value, name: {"exists": not exists}}, [failure]
+        name = pick(data, [n for n, w in value.items() if "members" in w])
+        members = sorted(value[name]["members"], key=str.lower)
+        if len(members) > 0 and data.draw(st.booleans()):
+            new = members[1:]  # a member dropped
+        else:
+            new = sorted([*members, "NoSuch" + data.draw(SUFFIX)], key=str.lower)
+        failure = mismatch(f"groups.{name}.members", new, members)
+        return {**value, name: {**value[name], "members": new}}, [failure]
+
+    return perturb
+
+
+def log(form: str) -> Callable[[Any, RunResult, st.DataObject], Perturbation]:
+    def perturb(value: Any, result: RunResult, data: st.DataObject) -> Perturbation:
+        if form == "present":
+            pattern = "no such line " + data.draw(SUFFIX)
+            failure = Failure(f"log.present: no log line matches {pattern!r}")
+        else:
+            # A line the run logged, as a pattern (glob characters escaped): it matches.
+            line = pick(data, result.log)
+            pattern = "".join(f"[{c}]" if c in "*?[" else c for c in line)
+            matching = [other for other in result.log if log_matches(pattern, other)]
+            failure = Failure(
+                f"log.absent: {len(matching)} log line(s) match {pattern!r}, "
+                f"the first: {matching[0]!r}"
+            )
+        new = {**value, form: [*value.get(form, []), pattern]}
+        return new, [failure]
+
+    return perturb
+
+
 def state(value: Any, result: RunResult, data: st.DataObject) -> Perturbation:
     path = pick(data, list(value))
     new = changed(value[path], data)
@@ -336,6 +383,12 @@ FORMS: dict[tuple[str, str], Form] = {
     },
     ("files", "exists"): (files("exists"), bool),
     ("files", "content"): (files("content"), lambda v: any("content" in f for f in v.values())),
+    ("folders", "exists"): (folders, bool),
+    ("groups", "exists"): (groups("exists"), bool),
+    ("groups", "members"): (groups("members"), lambda v: any("members" in g for g in v.values())),
+    # A pattern is added either way, so any declaration of `log` can be contradicted.
+    ("log", "present"): (log("present"), ANY),
+    ("log", "absent"): (log("absent"), ANY),
 }
 
 

@@ -84,7 +84,8 @@ def invoke(*args: str) -> tuple[int, str]:
 
 @pytest.fixture
 def planted(tmp_path: Path) -> Path:
-    path = tmp_path / "planted.yaml"
+    (tmp_path / "stories").mkdir()
+    path = tmp_path / "stories" / "planted.yaml"
     path.write_text(PLANTED, encoding="utf-8")
     return path
 
@@ -102,7 +103,7 @@ def test_a_planted_divergence_is_found_shrunk_and_printed_as_a_command_that_repl
     code, output = invoke("explore", str(planted), "--hypothesis", "25")
     assert code == 1, output
     lines = output.splitlines()
-    assert lines[0].startswith("FAIL  planted  (hypothesis: ")
+    assert lines[0].startswith("FAIL  stories/planted  (hypothesis: ")
     assert "minimal failing schedule: power loss at side effects " in lines[0]
     assert lines[1] == "      - diverged, 3 boots"
     assert "          expectation files.C:\\app\\log.txt.content: expected 'run 1', got " in (
@@ -116,7 +117,7 @@ def test_a_planted_divergence_is_found_shrunk_and_printed_as_a_command_that_repl
     assert first == second
     replay_code, replay_output = first
     assert replay_code == 1
-    assert replay_output.startswith("DIVERGED  planted  (power loss at side effects ")
+    assert replay_output.startswith("DIVERGED  stories/planted  (power loss at side effects ")
     assert "got 'run 1, run 3'" in replay_output
 
     traces = {invoke("trace", *argv[1:], "--format", "jsonl") for _ in range(2)}
@@ -149,8 +150,8 @@ def test_an_idempotent_scenario_reports_no_divergence() -> None:
     code, output = invoke("explore", str(IDEMPOTENT), "--power-loss", "--hypothesis", "40")
     assert code == 0, output
     lines = output.splitlines()
-    assert lines[0].startswith("PASS  hostname-reboot-allowed  (")  # the power-loss pass
-    assert lines[2].startswith("PASS  hostname-reboot-allowed  (hypothesis: ")
+    assert lines[0].startswith("PASS  reboots/hostname-reboot-allowed  (")  # the power-loss pass
+    assert lines[2].startswith("PASS  reboots/hostname-reboot-allowed  (hypothesis: ")
     assert lines[2].endswith(" schedules tried, no divergence found)")
     assert lines[3].startswith("hypothesis: 1 passed, 0 failed; ")
     assert "replay" not in output
@@ -215,11 +216,11 @@ def test_the_reports_carry_the_schedules_section_and_a_suite_of_their_own(
     assert suite.get("name") == "guestsim schedules"
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("2", "1", "0")
     cases = {case.get("classname"): case for case in suite}
-    failed = cases["guestsim.schedules.planted"].find("failure")
+    failed = cases["guestsim.schedules.stories/planted"].find("failure")
     assert failed is not None and failed.text is not None
     assert failed.get("message", "").startswith("diverged with power loss at side effects ")
     assert failed.text.endswith(f"replay: {failure['replay']}")
-    assert list(cases["guestsim.schedules.hostname-reboot-allowed"]) == []
+    assert list(cases["guestsim.schedules.reboots/hostname-reboot-allowed"]) == []
 
 
 def test_a_divergence_declared_at_its_first_cut_is_known(planted: Path) -> None:
@@ -237,7 +238,7 @@ def test_a_divergence_declared_at_its_first_cut_is_known(planted: Path) -> None:
     run = run_schedule(scenario, reference_run(scenario), Schedule(cuts), None)[0]
     assert (run.outcome, run.known) == ("diverged", True)
     code, output = invoke("run", str(planted), "--power-loss-at", "1", "--power-loss-at", "2")
-    assert code == 0 and output.startswith("DIVERGED  [known]  planted")
+    assert code == 0 and output.startswith("DIVERGED  [known]  stories/planted")
 
 
 def test_a_fault_the_agent_does_not_retry_diverges_until_an_extra_boot_recovers() -> None:
@@ -245,7 +246,7 @@ def test_a_fault_the_agent_does_not_retry_diverges_until_an_extra_boot_recovers(
     code, output = invoke("run", str(CLOUDSTACK), "--fault", fault)
     assert code == 1
     assert output.splitlines()[0] == (
-        "DIVERGED  cloudstack-happy-path  (fault /:method=GET,status=500,first=1; 2 boots)"
+        "DIVERGED  clouds/cloudstack-happy-path  (fault /:method=GET,status=500,first=1; 2 boots)"
     )
     assert (
         "      - expectation plugins.SetUserPasswordPlugin: expected 'next_boot', got 'absent'"
@@ -254,7 +255,7 @@ def test_a_fault_the_agent_does_not_retry_diverges_until_an_extra_boot_recovers(
     code, output = invoke("run", str(CLOUDSTACK), "--fault", fault, "--extra-boots", "1")
     assert (code, output) == (
         0,
-        "CONVERGED  cloudstack-happy-path  (fault /:method=GET,status=500,first=1; "
+        "CONVERGED  clouds/cloudstack-happy-path  (fault /:method=GET,status=500,first=1; "
         "1 extra boot; 3 boots)\n",
     )
     result = build_schedule_machine(
@@ -281,7 +282,7 @@ def test_a_cut_the_run_never_reaches_is_noted(planted: Path) -> None:
     code, output = invoke("run", str(planted), "--power-loss-at", "2", "--power-loss-at", "99")
     assert code == 0
     assert output.splitlines() == [
-        "CONVERGED  planted  (power loss at side effects 2, 99; 2 boots)",
+        "CONVERGED  stories/planted  (power loss at side effects 2, 99; 2 boots)",
         "      note: no cut at 99: the run had 5 side effects",
     ]
 

@@ -111,7 +111,7 @@ def test_scenarios_that_do_not_take_a_part_are_skipped_and_reported(tmp_path: Pa
     result = CliRunner().invoke(
         cli, ["run", "--conf", str(STOCK), "-k", "plugin-raises or happy", "--junit", str(report)]
     )
-    assert "SKIP  plugin-raises  (its story does not take a user's conf)" in result.output
+    assert "SKIP  failures/plugin-raises  (its story does not take a user's conf)" in result.output
     assert '<skipped message="its story does not take a user\'s conf"' in report.read_text()
 
 
@@ -119,7 +119,7 @@ def test_cloud_filter() -> None:
     result = CliRunner().invoke(cli, ["run", "--cloud", "cloudstack,none", "-k", "happy or no"])
     names = [line.split()[1] for line in result.output.splitlines()[:-1]]
     assert names and all(
-        next(s for s in LIBRARY if s.name == name).cloud_type in ("cloudstack", "none")
+        next(s for s in LIBRARY if s.qualified_name == name).cloud_type in ("cloudstack", "none")
         for name in names
     )
     bad = CliRunner().invoke(cli, ["run", "--cloud", "vsphere"])

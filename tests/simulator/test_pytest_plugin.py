@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -94,14 +95,43 @@ def test_the_marker_is_registered(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["@pytest.mark.scenario(path):*"])
 
 
-def test_the_readme_examples_run_as_written(pytester: pytest.Pytester) -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme.split("### Use the fixtures in your own tests", 1)[1]
-    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+CHECKOUT = Path(__file__).resolve().parents[2]
+README_PYTHON = re.findall(
+    r"^```python\n(.*?)^```", (CHECKOUT / "README.md").read_text(), re.M | re.S
+)
+README_TESTS = [code for code in README_PYTHON if re.search(r"^def test_", code, re.M)]
+
+
+def test_the_readme_has_python_examples_of_both_kinds() -> None:
+    assert README_TESTS and len(README_TESTS) < len(README_PYTHON)
+
+
+@pytest.mark.parametrize(
+    "code", README_TESTS, ids=lambda code: re.findall(r"def (test_\w+)", code)[0]
+)
+def test_the_readme_test_files_run_as_written(pytester: pytest.Pytester, code: str) -> None:
+    # Only the files a block names are provided; the code itself is run verbatim.
     stories = pytester.path / "stories"
     stories.mkdir()
     source = bundled("scenarios") / "reboots" / "hostname-reboot-allowed.yaml"
     (stories / "my-image.yaml").write_text(source.read_text())
-    pytester.makepyfile(test_readme="import pytest\n\n" + code)
+    image = pytester.path / "image"
+    image.mkdir()
+    (image / "cloudbase-init.conf").write_bytes(
+        (CHECKOUT / "fixtures" / "confs" / "stock-cloudbase-init.conf").read_bytes()
+    )
+    pytester.makepyfile(test_readme=code)
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=len(re.findall(r"^def test_", code, re.M)))
+
+
+@pytest.mark.parametrize(
+    "code",
+    [code for code in README_PYTHON if code not in README_TESTS],
+    ids=lambda code: code.split("\n", 1)[0],
+)
+def test_the_readme_python_examples_run_as_written(
+    code: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(CHECKOUT)  # the paths they name are the checkout's
+    exec(compile(code, "README.md", "exec"), {"__name__": "__readme__"})

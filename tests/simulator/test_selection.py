@@ -64,8 +64,9 @@ def test_run_selects_with_k_and_shard() -> None:
     result = runner.invoke(cli, ["run", "-k", "boot and hostname"])
     assert result.exit_code == 0
     assert [line.split()[1] for line in result.output.splitlines()[:-1]] == [
-        "hostname-reboot-allowed",
-        "hostname-reboot-disallowed",
+        "reboots/hostname-reboot-allowed",
+        "reboots/hostname-reboot-disallowed",
     ]
-    assert runner.invoke(cli, ["run", "-k", "nothing-matches-this"]).exit_code == 2
+    # Selecting nothing is not bad input (an over-sharded CI matrix): it says so, exit 0.
+    assert runner.invoke(cli, ["run", "-k", "nothing-matches-this"]).exit_code == 0
     assert runner.invoke(cli, ["run", "--shard", "9/3"]).exit_code == 2

@@ -101,12 +101,85 @@ def test_exit_status_follows_the_worst_finding(tmp_path: Path) -> None:
     assert runner.invoke(cli, ["validate", str(clean)]).exit_code == 0
     warned = tmp_path / "w.conf"
     warned.write_text("[DEFAULT]\ncolour=blue\n")
-    assert runner.invoke(cli, ["validate", str(warned)]).exit_code == 1
+    # Warnings are printed but only fail with --strict.
+    result = runner.invoke(cli, ["validate", str(warned)])
+    assert result.exit_code == 0
+    assert "w.conf:2: warning: unknown option [DEFAULT] colour" in result.output
+    assert runner.invoke(cli, ["validate", "--strict", str(warned)]).exit_code == 1
     broken = tmp_path / "b.conf"
     broken.write_text("[DEFAULT]\nallow_reboot=perhaps\n")
     result = runner.invoke(cli, ["validate", str(broken), str(warned)])
     assert result.exit_code == 2
     assert result.output.splitlines()[-1] == "2 file(s) checked: 1 error(s), 1 warning(s)"
+    assert runner.invoke(cli, ["validate", "--strict", str(broken)]).exit_code == 2
+
+
+def test_the_stock_installer_conf_passes_the_gate() -> None:
+    stock = bundled("fixtures") / "confs" / "stock-cloudbase-init.conf"
+    result = CliRunner().invoke(cli, ["validate", str(stock)])
+    assert result.exit_code == 0
+    assert result.output.splitlines()[-1] == "1 file(s) checked: 0 error(s), 3 warning(s)"
+
+
+def test_a_trailing_comma_in_a_list_validates_clean(tmp_path: Path) -> None:
+    path = conf(tmp_path, f"plugins={CREATE},", f"  {PASSWORD},", "groups=Administrators,")
+    assert findings(path) == []
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 0
+
+
+def test_a_reference_to_no_option_is_an_error_with_file_and_line(tmp_path: Path) -> None:
+    path = conf(tmp_path, "local_scripts_path=$install_dir/LocalScripts")
+    assert findings(path) == [
+        f"{path}:3: error: [DEFAULT] local_scripts_path: $install_dir cannot be resolved: "
+        "no option install_dir in [DEFAULT]"
+    ]
+
+
+def scenario_with_conf(tmp_path: Path, conf_text: str, options: str = "{}") -> Path:
+    (tmp_path / "my.conf").write_text(conf_text)
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "description: x\n"
+        f"agent: {{conf: my.conf, options: {options}}}\n"
+        "expect: {boots: 1, computer_name: a}\n"
+    )
+    return path
+
+
+def test_a_scenario_is_validated_with_the_conf_it_names(tmp_path: Path) -> None:
+    path = scenario_with_conf(tmp_path, "[DEFAULT]\nconfig_drive_cdrom=false\ncolour=blue\n")
+    conf_file = tmp_path / "my.conf"
+    assert findings(path) == [
+        f"{conf_file}:2: warning: [DEFAULT] config_drive_cdrom is deprecated, use "
+        "[config_drive] cdrom",
+        f"{conf_file}:3: warning: unknown option [DEFAULT] colour (ignored)",
+    ]
+    # Named again directly: reported once.
+    result = CliRunner().invoke(cli, ["validate", str(path), str(conf_file)])
+    assert result.exit_code == 0
+    assert result.output.splitlines()[-1] == "2 file(s) checked: 0 error(s), 2 warning(s)"
+
+
+def test_a_scenarios_broken_conf_is_named_by_its_own_file_and_line(tmp_path: Path) -> None:
+    path = scenario_with_conf(tmp_path, "[DEFAULT]\nusername=x\nallow_reboot=perhaps\n")
+    assert findings(path) == [
+        f"{tmp_path / 'my.conf'}:3: error: [DEFAULT] allow_reboot: 'perhaps' is not a boolean"
+    ]
+    assert CliRunner().invoke(cli, ["validate", str(path)]).exit_code == 2
+
+
+def test_a_scenarios_inline_options_are_checked_like_a_conf(tmp_path: Path) -> None:
+    path = scenario_with_conf(
+        tmp_path,
+        "[DEFAULT]\nusername=x\n",
+        options=f"{{DEFAULT: {{colour: blue, plugins: [{P}common.nosuch.ThingPlugin]}}}}",
+    )
+    assert findings(path) == [
+        f"{path}: warning: agent.options: unknown option [DEFAULT] colour (ignored)",
+        f"{path}: error: agent.options: plugin {P}common.nosuch.ThingPlugin is not a "
+        "cloudbase-init plugin (the agent skips it)",
+    ]
 
 
 def test_scenario_files_are_validated_too(tmp_path: Path) -> None:

@@ -143,7 +143,7 @@ def test_the_cli_runs_the_library_story_with_the_published_agent() -> None:
     done = CliRunner().invoke(cli, ["run", str(OPENSTACK), "--agent", "upstream"])
 
     assert done.exit_code == 0, done.output
-    assert "PASS  openstack-happy-path" in done.output
+    assert "PASS  clouds/openstack-happy-path" in done.output
 
 
 def test_agent_source_without_a_package_is_refused_clearly(tmp_path: Path) -> None:

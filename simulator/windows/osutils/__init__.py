@@ -331,7 +331,10 @@ class FakeOSUtils(
         return [
             (adapter.name, adapter.mac, adapter.dhcp_server)
             for adapter in self.state.adapters
-            if adapter.dhcp_enabled and adapter.dhcp_server and adapter.enabled
+            if adapter.dhcp_enabled
+            and adapter.dhcp_server
+            and adapter.enabled
+            and adapter.connected
         ]
 
     def get_network_adapter_name_by_mac_address(self, mac_address: str) -> str:

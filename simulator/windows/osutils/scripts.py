@@ -7,6 +7,7 @@ OS boundary that runs them by those declarations.
 from __future__ import annotations
 
 import hashlib
+import ntpath
 import types
 from collections.abc import Sequence
 from typing import Any, cast
@@ -89,11 +90,32 @@ class ScriptsOS(FakeOSBase):
         # Programs SystemCommands does not know raise NotModelled before anything is
         # recorded; a known one is recorded once it has run.
         try:
-            result = self.commands.run(args)
+            if self._is_vmware_rpctool(program):
+                result = self.commands.rpctool(args[1:])
+            else:
+                result = self.commands.run(args)
         except NotModelled as ex:
             raise NotModelled(f"execute_process: {ex.what}") from None
         self._mutation("execute_process", args=args)
         return result
+
+    def _is_vmware_rpctool(self, program: str) -> bool:
+        """``program`` is a file on the guest that the configuration names as VMware
+        Tools' rpctool (``processes.add_vmware_rpctool``)."""
+        if not program or not self.state.vmware_rpctool_paths:
+            return False
+        resolved = self._resolved_program(program)
+        named = any(
+            self._resolved_program(path) == resolved for path in self.state.vmware_rpctool_paths
+        )
+        return named and self.path_exists(resolved)
+
+    def _resolved_program(self, path: str) -> str:
+        """``path`` expanded, made absolute (from the system folder) and normalised."""
+        expanded = self._os.expand_environment_variables(path)
+        if not ntpath.isabs(expanded):
+            expanded = ntpath.join(self._os.get_system32_dir(), expanded)
+        return ntpath.normcase(ntpath.normpath(expanded))
 
     def _script_launch(self, args: list[str], shell: bool) -> tuple[str, str] | None:
         """(interpreter, script path) when ``args`` runs a script or a user's program."""
@@ -115,7 +137,7 @@ class ScriptsOS(FakeOSBase):
             return PYTHON, args[1]
         if name in ("bash", "bash.exe") and len(args) == 2:
             return BASH, args[1]
-        if self.commands.knows(name):
+        if self.commands.knows(name) or self._is_vmware_rpctool(program):
             return None
         if shell and len(args) == 1 and name.endswith((".cmd", ".bat")):
             return CMD, program
