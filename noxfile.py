@@ -55,3 +55,15 @@ def mutate(session: nox.Session) -> None:
     """
     session.install("-e", ".[test]", "mutmut==3.8.1")
     session.run("python", "tests/mutation/mutate.py", *session.posargs)
+
+
+@nox.session(default=False)
+def fuzz(session: nox.Session) -> None:
+    """Every parser of untrusted input with ≥ 10,000 examples, then a table: parser,
+    examples, typed and untyped errors, NotModelled, examples over the 2 s / 256 MiB bounds,
+    slowest example. ``nox -s fuzz -- --examples 500 --samples`` runs fewer and prints a
+    reproducer of each untyped error. The normal suite runs a few of each (tests/fuzz/)."""
+    session.install("-e", ".[test]")
+    session.run(
+        "python", "tests/fuzz/run.py", *session.posargs, env={"PYTHONDONTWRITEBYTECODE": "1"}
+    )

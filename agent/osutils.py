@@ -17,6 +17,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from guestsim.agent.resources import ResourceLimits
 from guestsim.agent.windows.bootconfig import BootConfiguration
 from guestsim.agent.windows.licensing import LicensingManager
 from guestsim.agent.windows.power import PowerSettings
@@ -126,6 +127,10 @@ class OSUtils(
 
     def random_bytes(self, count: int) -> bytes:
         """``count`` bytes from the OS's cryptographic random generator."""
+        ...
+
+    def get_resource_limits(self) -> ResourceLimits:
+        """What the agent may spend on guest-supplied input (memory, template work)."""
         ...
 
     # --- users and groups ------------------------------------------------------------------

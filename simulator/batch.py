@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from itertools import repeat
 from typing import Any, TypeVar
 
@@ -35,8 +36,30 @@ def each_scenario(
         for scenario in scenarios:
             yield work(scenario, *arguments)
         return
+    from guestsim.simulator import guard
+
+    guarded = guard.active()
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(work, scenarios, *(repeat(argument) for argument in arguments))
+        if guarded is None:
+            yield from pool.map(work, scenarios, *(repeat(argument) for argument in arguments))
+            return
+        # Under --guard, the pool's own (forked) workers may start; each stays guarded and
+        # reports what it refused, even where the scenario run swallowed the exception.
+        with guarded.permit_workers():
+            results = pool.map(
+                partial(_guarded, work), scenarios, *(repeat(argument) for argument in arguments)
+            )
+        yield from results
+
+
+def _guarded(work: Callable[..., T], *arguments: Any) -> T:
+    from guestsim.simulator import guard
+
+    result = work(*arguments)
+    checking = guard.active()
+    if checking is not None:
+        checking.raise_recorded()
+    return result
 
 
 def run_records(

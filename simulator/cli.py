@@ -214,6 +214,13 @@ def _report_options(command: F) -> F:
     metavar="NAMES",
     help=f"Only scenarios on these clouds, comma separated ({', '.join(CLOUD_TYPES)}, none).",
 )
+@click.option(
+    "--guard",
+    is_flag=True,
+    help="Hold the run to the host guard: no write outside the temporary folders it makes "
+    "and the --junit/--json files, no process but its own --jobs workers, no connection "
+    "beyond loopback. A refused effect ends the run with 'error: guard ...' (exit status 1).",
+)
 @_report_options
 @_schedule_options
 @_agent_options
@@ -227,6 +234,7 @@ def run(
     local_scripts: Path | None,
     user_data: Path | None,
     clouds: str | None,
+    guard: bool,
     jobs: int,
     junit_path: str | None,
     json_path: str | None,
@@ -264,7 +272,11 @@ def run(
       guestsim run scenarios/clouds/openstack-happy-path.yaml --power-loss-at 8 --power-loss-at 20
       guestsim run scenarios/clouds/cloudstack-happy-path.yaml \\
           --fault '/:method=GET,status=500,first=1' --extra-boots 1
+      guestsim run --guard --junit report.xml
     """
+    if guard:
+        _guarded_run(click.get_current_context().params)
+        return
     from guestsim.simulator.batch import default_jobs, run_records
     from guestsim.simulator.overrides import load_overrides
     from guestsim.simulator.report import (
@@ -323,6 +335,25 @@ def run(
         write_json(outcomes, json_path, skipped)
     _, failed = summary_counts(outcomes)
     sys.exit(EXIT_FAILED if failed else EXIT_PASSED)
+
+
+def _guarded_run(params: dict[str, Any]) -> None:
+    """``run`` with ``params``, under the host guard (simulator/guard.py): a refused effect,
+    raised or swallowed, ends it with :class:`GuardViolation` naming each one."""
+    from guestsim.simulator import guard as host_guard
+
+    outputs = [path for path in (params["junit_path"], params["json_path"]) if path]
+    policy = host_guard.Policy("guestsim run --guard", writable=outputs)
+    outcome: BaseException | None = None
+    with host_guard.install().guarding(policy) as refused:
+        try:
+            run.callback(**{**params, "guard": False})  # type: ignore[misc]
+        except BaseException as ex:  # its exit status, or an error: after the guard's verdict
+            outcome = ex
+    if refused:
+        raise host_guard.GuardViolation(host_guard.describe(refused, policy.label)) from outcome
+    if outcome is not None:
+        raise outcome
 
 
 def _replay_cut(
@@ -995,7 +1026,9 @@ def serve(
     takes guestsim's fixture format (fixtures/clouds/CLOUD/), --tree a folder laid out as
     the wire paths, with listings generated from it; the cloud's protocol (headers,
     tokens, signatures) and its dynamic endpoints (passwords) stay the cloud's. Links in the
-    documents served (Azure's goal state) point at the address the client used.
+    documents served (Azure's goal state) point at the address the client used. A request
+    with a bad Content-Length (400), a body over 16 MiB (413) or a chunked body (411) is
+    refused before its body is read.
 
     \b
     Examples:
@@ -1123,6 +1156,11 @@ def main() -> None:
         ex.show()
         sys.exit(EXIT_USAGE)
     except GuestsimError as ex:
+        from guestsim.simulator.guard import GuardViolation
+
+        if isinstance(ex, GuardViolation):  # run --guard: the run did what the host forbids
+            click.echo(f"error: {ex}", err=True)
+            sys.exit(EXIT_FAILED)
         if debug:
             import traceback
 

@@ -251,6 +251,7 @@ def load_scenario(path: str | Path, root: str | Path | None = None) -> Scenario:
         raise ScenarioError(str(path), message, field)
     if data.get("cloud"):
         _validate_cloud(path, data["cloud"])
+    _validate_guest_paths(path, data)
     return Scenario(
         name=data.get("name", path.stem),
         path=path,
@@ -271,6 +272,25 @@ def _validate_cloud(path: Path, spec: dict[str, Any]) -> None:
     if error is not None:
         parts = ["cloud", *(str(part) for part in error.absolute_path)]
         raise ScenarioError(str(path), error.message, ".".join(parts))
+
+
+def _validate_guest_paths(path: Path, data: dict[str, Any]) -> None:
+    """A guest path in the scenario the simulated Windows has no model of (``NUL``, a
+    share, a stream) is the scenario's error, not a gap found mid-run."""
+    from guestsim.simulator.windows.filesystem import not_modelled_reason
+
+    machine, expect = data.get("machine") or {}, data.get("expect") or {}
+    for field, paths in (
+        ("machine.files", machine.get("files") or {}),
+        ("expect.files", expect.get("files") or {}),
+        ("expect.folders", expect.get("folders") or {}),
+    ):
+        for guest_path in paths:
+            reason = not_modelled_reason(str(guest_path))
+            if reason is not None:
+                raise ScenarioError(
+                    str(path), f"{reason}: not modelled by the simulated Windows", field
+                )
 
 
 def _load_agent_config(path: Path, spec: dict[str, Any]) -> AgentConfig:

@@ -13,9 +13,10 @@ import copy
 import dataclasses
 import http.client
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,6 +44,50 @@ Deliver = Callable[[CloudApp, SimRequest], SimResponse]
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 # A Host header worth linking to: a name or IPv4 address, or a bracketed IPv6 one, and a port.
 _HOST_HEADER = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+# The largest request body ``guestsim serve`` reads: a cloud's clients post small documents
+# (a password, a health report); anything larger is refused with 413 before a byte is read.
+MAX_REQUEST_BODY = 16 * 1024 * 1024
+_DIGITS = re.compile(r"[0-9]+")
+
+
+class _BadRequest(Exception):
+    """A request the server refuses before reading its body: the status and why."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _body_length(headers: Any) -> int:
+    """The body length a request's headers declare, checked before anything is read.
+
+    RFC 9112 section 6: a request with neither ``Content-Length`` nor ``Transfer-Encoding``
+    has no body (EC2's ``PUT /latest/api/token`` is sent so by curl). A length must be one
+    run of digits, the same in every copy of the header, at most ``MAX_REQUEST_BODY``.
+    Transfer codings are not implemented: ``chunked`` gets 411 (send a length), others 501.
+    Raises ``_BadRequest`` with the status to answer.
+    """
+    codings = headers.get_all("Transfer-Encoding") or []
+    if codings:
+        named = ", ".join(codings).lower()
+        if "chunked" in named:
+            raise _BadRequest(411, "chunked request bodies are not supported; send Content-Length")
+        raise _BadRequest(501, f"transfer coding not implemented: {named[:80]}")
+    values = headers.get_all("Content-Length") or []
+    if not values:
+        return 0
+    stripped = {value.strip() for value in values}
+    if len(stripped) != 1:
+        raise _BadRequest(400, "conflicting Content-Length headers")
+    (value,) = stripped
+    if not _DIGITS.fullmatch(value):
+        raise _BadRequest(400, f"invalid Content-Length: {value[:40]!r}")
+    # Compared as digits first: a 5000-digit number is too large, and int() refuses it.
+    if len(value.lstrip("0")) > len(str(MAX_REQUEST_BODY)) or int(value) > MAX_REQUEST_BODY:
+        raise _BadRequest(413, f"request body over {MAX_REQUEST_BODY} bytes")
+    return int(value)
 
 
 def _host(scheme: str, netloc: str) -> str:
@@ -225,6 +270,15 @@ def _guest_environment() -> Iterator[None]:
         requests.Session.request = original  # type: ignore[method-assign]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that drops its connection mid-request is no error of the server's."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class InProcessTransport:
     """No sockets: the cloud app answers inside the agent's ``requests`` call."""
 
@@ -255,7 +309,7 @@ class LoopbackServer:
         self.faults = faults or FaultPlan()
         self.on_request = on_request
         self.direct = direct
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server = _QuietServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -273,15 +327,46 @@ class LoopbackServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # A request line too broken to name a version is answered as HTTP/1.0, with a
+            # status line, rather than as HTTP/0.9 (a bare body nobody can read as an error).
+            default_request_version = "HTTP/1.0"
+
+            def _refuse(self, status: int, reason: str) -> None:
+                """Answer an error and close: the body, if any, is left unread."""
+                self.close_connection = True
+                with suppress(OSError):  # a client already gone is told nothing
+                    self.send_error(status, reason)
+
+            def handle_expect_100(self) -> bool:
+                # A client waiting for "100 Continue" hears the refusal instead.
+                try:
+                    _body_length(self.headers)
+                except _BadRequest as refused:
+                    self._refuse(refused.status, refused.reason)
+                    return False
+                return bool(super().handle_expect_100())
 
             def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    length = _body_length(self.headers)
+                except _BadRequest as refused:
+                    self._refuse(refused.status, refused.reason)
+                    return
+                try:
+                    urlsplit(self.path)
+                except ValueError:  # an absolute form with a broken host: "http://[::1/"
+                    self._refuse(400, "invalid request target")
+                    return
+                body = self.rfile.read(length) if length else b""
+                if len(body) < length:
+                    self._refuse(400, "request body ended before Content-Length")
+                    return
                 request = SimRequest(
                     method=self.command,
                     url=self.path,
                     path=self.path,
                     headers={key: value for key, value in self.headers.items()},
-                    body=self.rfile.read(length) if length else b"",
+                    body=body,
                     public_root=server.public_root(self.headers.get("Host")),
                 )
                 response = server.respond(request)

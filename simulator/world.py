@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from guestsim.agent.osutils import AGENT_SERVICE_NAME
+from guestsim.agent.resources import ResourceLimits
 from guestsim.simulator.clouds import CloudApp, DocumentSource, attach_to_machine, build_clouds
 from guestsim.simulator.dhcp import DhcpServer, encode_ipv4_list, encode_mtu
 from guestsim.simulator.drives import attach_media
-from guestsim.simulator.errors import ScenarioError
+from guestsim.simulator.errors import NotModelled, ScenarioError
 from guestsim.simulator.faults import DEFAULT_HANG_BUDGET_S, Fault
 from guestsim.simulator.machine import DEFAULT_MAX_BOOTS, AgentProgram, Machine
 from guestsim.simulator.overrides import OverrideError, Overrides
@@ -60,7 +62,7 @@ def build_machine(
             state.files.make_dirs(folder.rstrip("\\"))
             for name, data in overrides.local_scripts.items():
                 state.files.write(f"{folder.rstrip(chr(92))}\\{name}", data)
-        except OSError as ex:
+        except (OSError, NotModelled) as ex:
             raise OverrideError(
                 f"{scenario.path}: local_scripts_path {folder} is not on a drive of the guest"
             ) from ex
@@ -161,6 +163,7 @@ def _build_state(scenario: Scenario) -> WindowsState:
                 "machine.files",
             ) from ex
     state.scripts.declarations = _build_script_declarations(scenario)
+    state.resource_limits = dataclasses.replace(ResourceLimits(), **scenario.data.get("budget", {}))
     return state
 
 

@@ -110,6 +110,10 @@ def parse_xml(data: bytes) -> ET.Element:
         parser.Parse(data, True)
     except expat.ExpatError as ex:
         raise AzureMetadataError(f"not well-formed XML: {ex}") from ex
+    except (LookupError, ValueError) as ex:
+        # A declared encoding Python does not know (LookupError: unknown encoding, or a
+        # codec that is not a text encoding) or cannot decode with (idna: a ValueError).
+        raise AzureMetadataError(f"unusable XML encoding: {ex}") from ex
     root: ET.Element = builder.close()
     return root
 
@@ -369,7 +373,10 @@ class AzureService(HttpMetadataService):
             data_format = _text(_child(answer, "Format"))
             if data_format != CERTIFICATES_FORMAT:
                 raise AzureMetadataError(f"unsupported certificates format {data_format!r}")
-            enveloped = base64.b64decode(_text(_child(answer, "Data")))
+            try:
+                enveloped = base64.b64decode(_text(_child(answer, "Data")))
+            except ValueError as ex:  # binascii.Error: bad padding
+                raise AzureMetadataError(f"CertificateFile <Data> is not base64: {ex}") from ex
             return self.osutils.decrypt_enveloped_data(
                 enveloped, thumbprint, STORE_LOCATION_LOCAL_MACHINE, store
             )

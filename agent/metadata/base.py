@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -11,6 +10,7 @@ from urllib.parse import urlsplit
 import requests
 
 from guestsim.agent.plugins.base import AgentContext
+from guestsim.agent.resources import bounded_gunzip
 
 LOG = logging.getLogger(__name__)
 
@@ -118,7 +118,8 @@ class MetadataService:
     def get_decoded_user_data(self) -> bytes | None:
         data = self.get_user_data()
         if data and data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
+            limit = self.osutils.get_resource_limits().decompressed_bytes
+            data = bounded_gunzip(data, limit, "the gzip user data")
         return data
 
     def get_client_auth_certs(self) -> list[str] | None:

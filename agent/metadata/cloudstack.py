@@ -124,7 +124,12 @@ class CloudStack(HttpMetadataService):
             raise PasswordServerError(
                 f"password server answered {response.status_code} to {request_type}"
             )
-        return response.content.decode("utf-8").strip()
+        try:
+            return response.content.decode("utf-8").strip()
+        except UnicodeDecodeError as ex:
+            raise PasswordServerError(
+                f"password server answered {request_type} with text that is not UTF-8: {ex}"
+            ) from ex
 
     def _password_exchange(self, request_type: str) -> str | None:
         """One request; None when the connection was refused (worth another try)."""

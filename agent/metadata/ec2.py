@@ -14,6 +14,10 @@ GROUP = "ec2"
 METADATA_VERSION = "2009-04-04"
 
 
+class EC2MetadataError(ValueError):
+    """The metadata tree has a document the agent cannot read (upstream fails there too)."""
+
+
 class EC2Service(HttpMetadataService):
     """``cloudbaseinit.metadata.services.ec2service.EC2Service``.
 
@@ -65,12 +69,17 @@ class EC2Service(HttpMetadataService):
         listing: str | None = self._get_cache_data(self._meta_data_path("public-keys"), decode=True)
         if listing is None:
             # Upstream fails the same way (it splits None) when the listing is not text.
-            raise ValueError("The public-keys listing is not UTF-8 text")
+            raise EC2MetadataError("The public-keys listing is not UTF-8 text")
         keys: list[str] = []
         for line in listing.splitlines():
             # Quirk kept: the line is split on every "=", so a key pair whose name holds
             # one makes this unpacking fail.
-            index, _name = line.split("=")
+            fields = line.split("=")
+            if len(fields) != 2:
+                raise EC2MetadataError(
+                    f"public-keys listing line {line!r} is not <index>=<name> (one '=')"
+                )
+            index = fields[0]
             key: str = self._get_cache_data(
                 self._meta_data_path(f"public-keys/{index}/openssh-key"), decode=True
             )

@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import json
 import logging
+from typing import Any
 
 from guestsim.agent.metadata.base import HttpMetadataService, NotExistingMetadataException
 from guestsim.agent.plugins.base import AgentContext
@@ -19,6 +20,10 @@ INSTANCE_ATTRIBUTES = f"{INSTANCE}/attributes"
 PROJECT_ATTRIBUTES = "project/attributes"
 SSH_KEY_EXPIRY_FORMAT = "%Y-%m-%dT%H:%M:%S+0000"
 GOOGLE_SSH_MARKER = "google-ssh"
+
+
+class GCEMetadataError(Exception):
+    """A GCE metadata value the agent cannot read (an SSH key's ``google-ssh`` details)."""
 
 
 class GCEService(HttpMetadataService):
@@ -64,7 +69,13 @@ class GCEService(HttpMetadataService):
             LOG.info("No user-data-encoding attribute; user data used as is")
             return data
         if encoding == "base64":
-            return base64.b64decode(data)
+            try:
+                return base64.b64decode(data)
+            except ValueError as ex:  # binascii.Error: bad padding
+                # As upstream the user data cannot be read (the plugin fails), said plainly.
+                raise GCEMetadataError(
+                    f"user-data is declared base64 but does not decode: {ex}"
+                ) from ex
         if encoding:
             LOG.warning("Encoding not supported: %s", encoding)
         return data
@@ -118,7 +129,7 @@ class GCEService(HttpMetadataService):
                 return None
             # Upstream's quirk: invalid JSON or a missing userName/expireOn raises and
             # fails the whole SSH keys plugin instead of skipping this key.
-            details = json.loads(pieces[1].strip())
+            details = self._google_ssh_details(pieces[1].strip())
             key_user = details["userName"]
             if self._is_expired(details["expireOn"], self.osutils.utc_now()):
                 LOG.warning("Skipping an expired SSH key of %s", key_user)
@@ -130,6 +141,22 @@ class GCEService(HttpMetadataService):
             LOG.warning("Skipping an SSH key of user %s", user)
             return None
         return key
+
+    @staticmethod
+    def _google_ssh_details(text: str) -> dict[str, Any]:
+        """The JSON after ``google-ssh``: an object with ``userName`` and ``expireOn``."""
+        try:
+            details = json.loads(text)
+        except ValueError as ex:
+            raise GCEMetadataError(f"SSH key google-ssh details are not JSON: {ex}") from ex
+        if not isinstance(details, dict):
+            raise GCEMetadataError(
+                f"SSH key google-ssh details are not a JSON object: {type(details).__name__}"
+            )
+        for field in ("userName", "expireOn"):
+            if field not in details:
+                raise GCEMetadataError(f"SSH key google-ssh details: missing {field!r}")
+        return details
 
     @staticmethod
     def _is_expired(expire_on: str, now: dt.datetime) -> bool:

@@ -6,6 +6,7 @@ import ipaddress
 import json
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from oauthlib import oauth1
@@ -61,6 +62,10 @@ def oauth_plaintext_header(
     _, headers, _ = client.sign(url)
     scheme, _, params = str(headers["Authorization"]).partition(" ")
     return f'{scheme} realm="", {params}'
+
+
+class MaaSMetadataError(Exception):
+    """A MAAS meta-data document the agent cannot read (one that is not UTF-8 text)."""
 
 
 class MaaSHttpService(HttpMetadataService):
@@ -133,14 +138,25 @@ class MaaSHttpService(HttpMetadataService):
         value: str | None = self._meta_data("instance-id")
         return value
 
+    def _text(self, name: str) -> str:
+        """A meta-data document that must be text; not UTF-8 is a :class:`MaaSMetadataError`.
+
+        Upstream reads undecodable text as None and then fails on it (the plugin asking
+        fails); the outcome is the same here, with an error that says why.
+        """
+        value = self._meta_data(name)
+        if not isinstance(value, str):
+            raise MaaSMetadataError(f"MAAS {METADATA_VERSION}/meta-data/{name} is not UTF-8 text")
+        return value
+
     def get_public_keys(self) -> list[str] | None:
         # Lines are not stripped, as upstream; an empty document means no keys.
-        keys: list[str] = self._meta_data("public-keys").splitlines()
+        keys: list[str] = self._text("public-keys").splitlines()
         return keys
 
     def get_client_auth_certs(self) -> list[str] | None:
         # A 404 is not caught: the WinRM certificate plugin fails, as upstream's does.
-        certs: list[str] = CERT_PATTERN.findall(self._meta_data("x509"))
+        certs: list[str] = CERT_PATTERN.findall(self._text("x509"))
         return certs
 
     def get_user_data(self) -> bytes | None:
@@ -156,7 +172,11 @@ class MaaSHttpService(HttpMetadataService):
             path = self.osutils.expand_environment_variables(template)
             if self.osutils.path_exists(path):
                 LOG.debug("Reading MAAS network data from %s", path)
-                parsed: dict[str, Any] = json.loads(self.osutils.read_file(path))
+                try:
+                    parsed: dict[str, Any] = json.loads(self.osutils.read_file(path))
+                except ValueError as ex:
+                    # As upstream, unreadable network data fails the network plugin.
+                    raise network.NetworkDataError(f"{path}: not a JSON document: {ex}") from ex
                 return parsed
         return None
 
@@ -168,20 +188,59 @@ class MaaSHttpService(HttpMetadataService):
         return parse_network_data(data)
 
 
-def _field(item: dict[str, Any], key: str) -> Any:
+def _field(item: Mapping[str, Any], key: str) -> Any:
     # Absent fields are passed on as None, as upstream does; the consumer then fails.
     return item.get(key)
 
 
-def _config_networks(item: dict[str, Any]) -> list[network.Network]:
+def _list(item: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    """The list at ``key`` of the item at ``where``; absent (or empty) is ``[]``."""
+    value = item.get(key) or []
+    if not isinstance(value, list):
+        raise network.NetworkDataError(
+            f"MAAS network data: {where}: {key!r} is not a list: {value!r}"
+        )
+    return value
+
+
+def _values(item: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    """The values at ``key`` (any iterable, as before; absent is ``[]``) as a list."""
+    value = item.get(key) or []
+    try:
+        return list(value)
+    except TypeError as ex:
+        raise network.NetworkDataError(
+            f"MAAS network data: {where}: {key!r} is not a list: {value!r}"
+        ) from ex
+
+
+def _objects(item: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any]]:
+    """The list of objects at ``key`` of the item at ``where``."""
+    value = _list(item, key, where)
+    for index, entry in enumerate(value):
+        if not isinstance(entry, Mapping):
+            raise network.NetworkDataError(
+                f"MAAS network data: {where}: {key}[{index}] is not an object: {entry!r}"
+            )
+    return value
+
+
+def _config_networks(item: Mapping[str, Any], where: str) -> list[network.Network]:
     networks = []
-    for subnet in item.get("subnets") or []:
+    for index, subnet in enumerate(_objects(item, "subnets", where)):
         if subnet.get("type") != SUBNET_TYPE_STATIC:
             continue
         routes = []
         gateway = subnet.get("gateway")
         if gateway:
-            default = "::/0" if ipaddress.ip_address(gateway).version == 6 else "0.0.0.0/0"
+            try:
+                version = ipaddress.ip_address(gateway).version
+            except ValueError as ex:
+                raise network.NetworkDataError(
+                    f"MAAS network data: {where}: subnets[{index}]: "
+                    f"invalid gateway address {gateway!r}"
+                ) from ex
+            default = "::/0" if version == 6 else "0.0.0.0/0"
             routes.append(network.Route(default, gateway))
         networks.append(
             network.Network(
@@ -189,14 +248,14 @@ def _config_networks(item: dict[str, Any]) -> list[network.Network]:
                 # matches links by name; they only meet when both are equal.
                 link=_field(item, "id"),
                 address_cidr=subnet.get("address"),
-                dns_nameservers=list(subnet.get("dns_nameservers") or []),
+                dns_nameservers=_values(subnet, "dns_nameservers", f"{where}: subnets[{index}]"),
                 routes=routes,
             )
         )
     return networks
 
 
-def _config_link(item: dict[str, Any], link_type: str, **extra: Any) -> network.Link:
+def _config_link(item: Mapping[str, Any], link_type: str, **extra: Any) -> network.Link:
     return network.Link(
         id=_field(item, "id"),
         name=_field(item, "name"),
@@ -207,8 +266,12 @@ def _config_link(item: dict[str, Any], link_type: str, **extra: Any) -> network.
     )
 
 
-def parse_network_data(data: dict[str, Any]) -> network.NetworkDetailsV2:
+def parse_network_data(data: Any) -> network.NetworkDetailsV2:
     """curtin's network config v1 (``{"version": 1, "config": [...]}``) as v2 details."""
+    if not isinstance(data, Mapping):
+        raise network.NetworkDataError(
+            f"MAAS network data is not a JSON object: {type(data).__name__}"
+        )
     version = data.get("version")
     if version != NETWORK_DATA_VERSION:
         raise network.NetworkDataError(f"Unsupported MAAS network data version: {version!r}")
@@ -216,16 +279,21 @@ def parse_network_data(data: dict[str, Any]) -> network.NetworkDetailsV2:
     networks: list[network.Network] = []
     services: list[network.NameServerService] = []
     bond_members: list[str] = []
-    for item in data.get("config") or []:
+    for index, item in enumerate(_objects(data, "config", "document")):
+        where = f"config[{index}]"
         item_type = item.get("type")
         if item_type == CONFIG_TYPE_PHYSICAL:
-            subnets = item.get("subnets") or []
+            subnets = _objects(item, "subnets", where)
             enabled = not any(s.get("type") == SUBNET_TYPE_MANUAL for s in subnets)
             links.append(_config_link(item, network.LINK_TYPE_PHYSICAL, enabled=enabled))
         elif item_type == CONFIG_TYPE_BOND:
             params = item.get("params") or {}
+            if not isinstance(params, Mapping):
+                raise network.NetworkDataError(
+                    f"MAAS network data: {where}: 'params' is not an object: {params!r}"
+                )
             lacp_rate = params.get("bond-lacp-rate")
-            members = list(item.get("bond_interfaces") or [])
+            members = _values(item, "bond_interfaces", where)
             bond = network.Bond(
                 members=members,
                 type=_field(params, "bond-mode"),
@@ -247,14 +315,14 @@ def parse_network_data(data: dict[str, Any]) -> network.NetworkDetailsV2:
         elif item_type == CONFIG_TYPE_NAMESERVER:
             services.append(
                 network.NameServerService(
-                    addresses=list(item.get("address") or []),
-                    search=list(item.get("search") or []),
+                    addresses=_values(item, "address", where),
+                    search=_values(item, "search", where),
                 )
             )
             continue
         else:
             raise network.NetworkDataError(f"Unsupported MAAS network config type: {item_type!r}")
-        networks.extend(_config_networks(item))
+        networks.extend(_config_networks(item, where))
     # A NIC with a "manual" subnet is kept down unless it is a bond member.
     for link in links:
         if link.type == network.LINK_TYPE_PHYSICAL and link.id in bond_members:

@@ -21,6 +21,14 @@ NETWORK_CONFIG_FILE = "network-config"
 GROUP = "nocloud"
 
 
+class NoCloudMetadataError(TypeError):
+    """meta-data (or a field of it) has a type the agent cannot read; names the field.
+
+    Upstream crashes on such documents too (the plugin asking fails); a TypeError, as
+    upstream's crash on a plain-string ``public-keys`` is.
+    """
+
+
 class NoCloudConfigDriveService(DriveMetadataService):
     """``cloudbaseinit.metadata.services.nocloudservice.NoCloudConfigDriveService``."""
 
@@ -55,6 +63,10 @@ class NoCloudConfigDriveService(DriveMetadataService):
     def _meta(self, key: str) -> Any:
         # Upstream's quirk: an empty meta-data file parses to None and getters then fail.
         meta = self._meta_data()
+        if not isinstance(meta, dict):
+            raise NoCloudMetadataError(
+                f"meta-data must be a mapping to read {key!r} from, not {type(meta).__name__}"
+            )
         return meta.get(key)
 
     def get_instance_id(self) -> str | None:
@@ -73,9 +85,16 @@ class NoCloudConfigDriveService(DriveMetadataService):
         if isinstance(keys, list):
             return [str(key) for key in keys]
         if isinstance(keys, dict):
+            for name, value in keys.items():
+                if not isinstance(value, dict) or "openssh-key" not in value:
+                    raise NoCloudMetadataError(
+                        f"public-keys[{name!r}] must be a mapping with an 'openssh-key'"
+                    )
             return [str(value["openssh-key"]) for value in keys.values()]
         # Upstream crashes on a plain string; so do we, with a clearer message.
-        raise TypeError(f"public-keys must be a list or a mapping, not {type(keys).__name__}")
+        raise NoCloudMetadataError(
+            f"public-keys must be a list or a mapping, not {type(keys).__name__}"
+        )
 
     def get_network_details_v2(self) -> NetworkDetailsV2 | None:
         try:

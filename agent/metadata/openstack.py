@@ -13,6 +13,7 @@ from guestsim.agent.metadata.base import (
     MetadataService,
     NotExistingMetadataException,
 )
+from guestsim.agent.network import NetworkDataError
 from guestsim.agent.plugins.base import AgentContext
 
 LOG = logging.getLogger(__name__)
@@ -27,6 +28,36 @@ def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+class OpenStackMetadataError(ValueError):
+    """``meta_data.json`` is empty, not a JSON object, or a field has the wrong type.
+
+    Where upstream crashes on such a document (the getter, and the plugin asking, fail),
+    this is the error, naming the document and the field.
+    """
+
+
+def _key_entries(meta_data: dict[str, Any], kind: str) -> list[str]:
+    """The ``data`` of every ``keys`` entry whose ``type`` is ``kind``."""
+    entries = meta_data.get("keys") or []
+    if not isinstance(entries, list):
+        raise OpenStackMetadataError(
+            f"meta_data.json 'keys' must be a list, not {type(entries).__name__}"
+        )
+    found: list[str] = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise OpenStackMetadataError(
+                f"meta_data.json 'keys[{index}]' must be an object, not {type(entry).__name__}"
+            )
+        for field in ("type", "data"):
+            # Upstream reads "data" only from entries of the wanted type.
+            if field not in entry and (field == "type" or entry.get("type") == kind):
+                raise OpenStackMetadataError(f"meta_data.json 'keys[{index}]' has no {field!r}")
+        if entry["type"] == kind:
+            found.append(str(entry["data"]))
+    return found
+
+
 class OpenStackMetadata(MetadataService):
     """Getters over ``meta_data.json``, shared by the HTTP service and the config drive."""
 
@@ -34,10 +65,15 @@ class OpenStackMetadata(MetadataService):
         data = self._get_cache_data(f"openstack/{version}/meta_data.json", decode=True)
         if not data:
             # Upstream's quirk: an empty body loads, then every getter fails.
-            raise ValueError(f"openstack/{version}/meta_data.json is empty")
-        parsed = json.loads(data)
+            raise OpenStackMetadataError(f"openstack/{version}/meta_data.json is empty")
+        try:
+            parsed = json.loads(data)
+        except ValueError as ex:
+            raise OpenStackMetadataError(
+                f"openstack/{version}/meta_data.json is not JSON: {ex}"
+            ) from ex
         if not isinstance(parsed, dict):
-            raise ValueError(f"openstack/{version}/meta_data.json is not a JSON object")
+            raise OpenStackMetadataError(f"openstack/{version}/meta_data.json is not a JSON object")
         return parsed
 
     def _meta(self) -> dict[str, Any]:
@@ -54,10 +90,13 @@ class OpenStackMetadata(MetadataService):
 
     def get_public_keys(self) -> list[str] | None:
         meta_data = self._get_meta_data()
-        keys = [str(key).strip() for key in (meta_data.get("public_keys") or {}).values()]
-        for entry in meta_data.get("keys") or []:
-            if entry["type"] == "ssh":
-                keys.append(str(entry["data"]).strip())
+        public_keys = meta_data.get("public_keys") or {}
+        if not isinstance(public_keys, dict):
+            raise OpenStackMetadataError(
+                f"meta_data.json 'public_keys' must be an object, not {type(public_keys).__name__}"
+            )
+        keys = [str(key).strip() for key in public_keys.values()]
+        keys.extend(key.strip() for key in _key_entries(meta_data, "ssh"))
         return _unique(keys)
 
     def get_admin_username(self) -> str | None:
@@ -82,7 +121,11 @@ class OpenStackMetadata(MetadataService):
         # so does the network plugin.
         from guestsim.agent.metadata.openstack_network import parse_network_data
 
-        return parse_network_data(json.loads(document or ""))
+        try:
+            parsed = json.loads(document or "")
+        except ValueError as ex:
+            raise NetworkDataError(f"network_data.json is not a JSON document: {ex}") from ex
+        return parse_network_data(parsed)
 
     def get_client_auth_certs(self) -> list[str] | None:
         meta = self._meta()
@@ -92,9 +135,7 @@ class OpenStackMetadata(MetadataService):
             chunks.append(str(meta[f"admin_cert{index}"]))
             index += 1
         certs = ["".join(chunks)] if chunks else []
-        for entry in self._get_meta_data().get("keys") or []:
-            if entry["type"] == "x509":
-                certs.append(str(entry["data"]))
+        certs.extend(_key_entries(self._get_meta_data(), "x509"))
         if not certs:
             try:
                 user_data = self.get_user_data() or b""

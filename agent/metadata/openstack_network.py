@@ -33,36 +33,51 @@ def parse_network_data(document: Any) -> network.NetworkDetailsV2:
     """The links, static networks and DNS services of a ``network_data.json`` document."""
     if not isinstance(document, Mapping):
         raise network.NetworkDataError("network_data.json is not a JSON object")
-    links = [_link(item) for item in _items(document, "links")]
+    links = [
+        _link(item, f"network_data.json: links[{index}]")
+        for index, item in enumerate(_items(document, "links"))
+    ]
     networks = [
-        _network(item)
-        for item in _items(document, "networks")
+        _network(item, f"network_data.json: networks[{index}]")
+        for index, item in enumerate(_items(document, "networks"))
         if item.get("type") in (NETWORK_TYPE_IPV4, NETWORK_TYPE_IPV6)
     ]
     services: list[network.NameServerService] = []
-    addresses = _dns_addresses(_items(document, "services"))
+    addresses = _dns_addresses(_items(document, "services"), "network_data.json: services")
     if addresses:
         services.append(network.NameServerService(addresses, None))
     return network.NetworkDetailsV2(links=links, networks=networks, services=services)
 
 
-def _items(document: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+def _items(document: Mapping[str, Any], key: str, where: str = "network_data.json") -> list[Any]:
+    """The list of objects at ``key`` of the object at ``where``; absent (or empty) is ``[]``."""
     value = document.get(key) or []
     if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
-        raise network.NetworkDataError(f"network_data.json: {key!r} is not a list of objects")
+        raise network.NetworkDataError(f"{where}: {key!r} is not a list of objects")
     return value
 
 
-def _optional_int(value: Any) -> int | None:
-    return None if value is None else int(value)
+def _required(item: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in item:
+        raise network.NetworkDataError(f"{where}: missing {key!r}")
+    return item[key]
+
+
+def _optional_int(value: Any, where: str, key: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError) as ex:
+        raise network.NetworkDataError(f"{where}: {key!r} is not an integer: {value!r}") from ex
 
 
 def _optional_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _link(item: Mapping[str, Any]) -> network.Link:
-    link_id = str(item["id"])
+def _link(item: Mapping[str, Any], where: str) -> network.Link:
+    link_id = str(_required(item, "id", where))
     kind = item.get("type")
     mac = _optional_str(item.get("ethernet_mac_address"))
     bond = None
@@ -71,8 +86,11 @@ def _link(item: Mapping[str, Any]) -> network.Link:
     if kind == LINK_TYPE_BOND:
         link_type = network.LINK_TYPE_BOND
         # Nova has no LACP rate field; the miimon interval is not used on Windows.
+        members = item.get("bond_links") or []
+        if not isinstance(members, list):
+            raise network.NetworkDataError(f"{where}: 'bond_links' is not a list: {members!r}")
         bond = network.Bond(
-            members=[str(member) for member in item.get("bond_links") or []],
+            members=[str(member) for member in members],
             type=network.check_bond_mode(item.get("bond_mode")),
             lb_algorithm=_optional_str(item.get("bond_xmit_hash_policy")),
             lacp_rate=None,
@@ -80,7 +98,7 @@ def _link(item: Mapping[str, Any]) -> network.Link:
     elif kind == LINK_TYPE_VLAN:
         link_type = network.LINK_TYPE_VLAN
         vlan_link = _optional_str(item.get("vlan_link"))
-        vlan_id = _optional_int(item.get("vlan_id"))
+        vlan_id = _optional_int(item.get("vlan_id"), where, "vlan_id")
         if item.get("vlan_mac_address"):
             mac = str(item["vlan_mac_address"])
     else:
@@ -93,7 +111,7 @@ def _link(item: Mapping[str, Any]) -> network.Link:
         type=link_type,
         enabled=True,
         mac_address=mac,
-        mtu=_optional_int(item.get("mtu")),
+        mtu=_optional_int(item.get("mtu"), where, "mtu"),
         bond=bond,
         vlan_link=vlan_link,
         vlan_id=vlan_id,
@@ -125,29 +143,32 @@ def _cidr(address: str, netmask: Any) -> str:
     return f"{address}/{prefix_length(netmask)}"
 
 
-def _network(item: Mapping[str, Any]) -> network.Network:
+def _network(item: Mapping[str, Any], where: str) -> network.Network:
     if "ip_address" not in item:
         raise network.NetworkDataError(f"Network {item.get('id')!r} has no ip_address")
     routes = [
         network.Route(
-            network_cidr=_cidr(str(route["network"]), route.get("netmask")),
-            gateway=str(route["gateway"]),
+            network_cidr=_cidr(
+                str(_required(route, "network", f"{where}: routes[{index}]")),
+                route.get("netmask"),
+            ),
+            gateway=str(_required(route, "gateway", f"{where}: routes[{index}]")),
         )
-        for route in item.get("routes") or []
+        for index, route in enumerate(_items(item, "routes", where))
     ]
     return network.Network(
         link=str(item.get("link")),
         address_cidr=_cidr(str(item["ip_address"]), item.get("netmask")),
-        dns_nameservers=_dns_addresses(item.get("services") or []),
+        dns_nameservers=_dns_addresses(_items(item, "services", where), f"{where}: services"),
         routes=routes,
     )
 
 
-def _dns_addresses(services: list[Mapping[str, Any]]) -> list[str]:
+def _dns_addresses(services: list[Mapping[str, Any]], where: str) -> list[str]:
     addresses: list[str] = []
-    for service in services:
+    for index, service in enumerate(services):
         if service.get("type") == SERVICE_TYPE_DNS:
-            addresses.append(str(service["address"]))
+            addresses.append(str(_required(service, "address", f"{where}[{index}]")))
         else:
             LOG.warning("Skipping unsupported service type: %s", service.get("type"))
     return addresses

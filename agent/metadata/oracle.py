@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import logging
 
 from guestsim.agent.metadata.base import HttpMetadataService
@@ -13,6 +14,10 @@ LOG = logging.getLogger(__name__)
 GROUP = "oraclecloud"
 # OCI's v2 endpoints refuse any request without this exact header.
 AUTH_HEADER = ("Authorization", "Bearer Oracle")
+
+
+class OracleMetadataError(ValueError):
+    """A metadata value the agent cannot decode (upstream fails there too)."""
 
 
 class OracleCloudService(HttpMetadataService):
@@ -54,4 +59,9 @@ class OracleCloudService(HttpMetadataService):
         # OCI stores user data base64-encoded; a 404 (none given) surfaces as
         # NotExistingMetadataException and the user-data plugin skips.
         encoded: bytes = self._get_cache_data("opc/v2/instance/metadata/user_data")
-        return base64.b64decode(encoded)
+        try:
+            return base64.b64decode(encoded)
+        except binascii.Error as ex:
+            raise OracleMetadataError(
+                f"opc/v2/instance/metadata/user_data is not base64: {ex}"
+            ) from ex

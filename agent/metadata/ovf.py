@@ -6,6 +6,7 @@ import base64
 import logging
 import ntpath
 from xml.dom import minidom
+from xml.parsers import expat
 
 from guestsim.agent.metadata.base import MetadataService, NotExistingMetadataException
 from guestsim.agent.plugins.base import AgentContext
@@ -31,7 +32,7 @@ USER_DATA_KEY = "user-data"
 
 
 class OvfEnvironmentError(Exception):
-    """The OVF environment has no property to read a single value from."""
+    """The OVF environment is not readable XML, or has no property to read a single value from."""
 
 
 def _child_elements(parent: minidom.Node, tag: str) -> list[minidom.Element]:
@@ -40,6 +41,20 @@ def _child_elements(parent: minidom.Node, tag: str) -> list[minidom.Element]:
         for node in parent.childNodes
         if isinstance(node, minidom.Element) and node.tagName == tag
     ]
+
+
+def _parse_xml(path: str, data: bytes | str) -> minidom.Document:
+    """The document at ``path``; XML that does not parse is an :class:`OvfEnvironmentError`.
+
+    Besides malformed XML that covers a declared encoding Python does not know (a
+    ``LookupError``) or cannot decode with (a ``ValueError``).
+    """
+    try:
+        return minidom.parseString(data)
+    except expat.ExpatError as ex:
+        raise OvfEnvironmentError(f"{path}: not well-formed XML: {ex}") from ex
+    except (LookupError, ValueError) as ex:
+        raise OvfEnvironmentError(f"{path}: unusable XML encoding: {ex}") from ex
 
 
 class OvfService(MetadataService):
@@ -86,7 +101,7 @@ class OvfService(MetadataService):
         if self._document is None:
             path = self._env_path()
             LOG.debug("Reading the OVF environment from %s", path)
-            self._document = minidom.parseString(self.osutils.read_file(path))
+            self._document = _parse_xml(path, self.osutils.read_file(path))
         return self._document
 
     def _properties(self) -> list[minidom.Element]:

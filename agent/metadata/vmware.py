@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-import gzip
+import binascii
 import logging
 import ntpath
 from typing import Any
@@ -13,6 +13,7 @@ from guestsim.agent.metadata.documents import parse_json_or_yaml
 from guestsim.agent.network import NetworkDetailsV2
 from guestsim.agent.network_config import parse_network_config
 from guestsim.agent.plugins.base import AgentContext
+from guestsim.agent.resources import CorruptCompressedData, ResourceLimits, bounded_gunzip
 
 LOG = logging.getLogger(__name__)
 
@@ -32,6 +33,10 @@ class UnsupportedEncodingError(Exception):
     """A guestinfo ``.encoding`` value the agent does not know."""
 
 
+class GuestInfoDecodeError(ValueError):
+    """A guestinfo value that does not decode as its encoding says (base64, gzip)."""
+
+
 def encoding_steps(encoding: str | None) -> tuple[bool, bool]:
     """``(base64, gzip)``: the decoding steps an ``.encoding`` value asks for.
 
@@ -48,16 +53,27 @@ def encoding_steps(encoding: str | None) -> tuple[bool, bool]:
     raise UnsupportedEncodingError(f"Encoding {name!r} not supported")
 
 
-def decode_guestinfo(data: bytes | str | None, encoding: str | None) -> bytes:
-    """``data`` decoded per ``encoding`` (see :func:`encoding_steps`); absent is empty."""
+def decode_guestinfo(
+    data: bytes | str | None,
+    encoding: str | None,
+    limit: int = ResourceLimits.decompressed_bytes,
+) -> bytes:
+    """``data`` decoded per ``encoding`` (see :func:`encoding_steps`); absent is empty.
+
+    Gzip data may expand to ``limit`` bytes (the guest's ``decompressed_bytes``); more
+    raises :class:`~guestsim.agent.resources.DecompressionLimitExceeded`.
+    """
     is_base64, is_gzip = encoding_steps(encoding)
     if not data:
         return b""
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    if is_base64:
-        raw = base64.b64decode(raw)
-    if is_gzip:
-        raw = gzip.decompress(raw)
+    try:
+        if is_base64:
+            raw = base64.b64decode(raw)
+        if is_gzip:
+            raw = bounded_gunzip(raw, limit, "the gzip guestinfo value")
+    except (binascii.Error, CorruptCompressedData) as ex:
+        raise GuestInfoDecodeError(f"the guestinfo value is not {encoding}: {ex}") from ex
     return raw
 
 
@@ -128,7 +144,10 @@ class VMwareGuestInfoService(MetadataService):
         value = self._guestinfo_value(key)
         encoding = self._guestinfo_value(f"{key}{ENCODING_SUFFIX}")
         encoding_name = None if encoding is None else encoding.decode("utf-8", "replace")
-        return decode_guestinfo(value, encoding_name)
+        return decode_guestinfo(value, encoding_name, self._decompressed_bytes())
+
+    def _decompressed_bytes(self) -> int:
+        return self.osutils.get_resource_limits().decompressed_bytes
 
     # --- getters ------------------------------------------------------------------------------
 
@@ -172,7 +191,11 @@ class VMwareGuestInfoService(MetadataService):
         if isinstance(value, str):
             encoding = self._meta(f"{NETWORK_KEY}{ENCODING_SUFFIX}")
             value = parse_json_or_yaml(
-                decode_guestinfo(value, None if encoding is None else str(encoding))
+                decode_guestinfo(
+                    value,
+                    None if encoding is None else str(encoding),
+                    self._decompressed_bytes(),
+                )
             )
         if not isinstance(value, dict):
             LOG.warning("The VMware network metadata is not a mapping; ignored")

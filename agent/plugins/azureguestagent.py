@@ -17,6 +17,7 @@ from guestsim.agent.plugins.base import (
     PluginResult,
     SharedData,
 )
+from guestsim.agent.resources import read_bounded
 
 LOG = logging.getLogger(__name__)
 
@@ -69,7 +70,9 @@ def member_target(target_dir: str, member_name: str) -> str | None:
 
 
 def extract_zip(osutils: OSUtils, zip_path: str, target_dir: str) -> None:
-    """Unzip a guest file into a guest folder, through the OS boundary."""
+    """Unzip a guest file into a guest folder, through the OS boundary; a member may
+    expand to the guest's ``decompressed_bytes`` (more: DecompressionLimitExceeded)."""
+    limit = osutils.get_resource_limits().decompressed_bytes
     with zipfile.ZipFile(io.BytesIO(osutils.read_file(zip_path))) as archive:
         for member in archive.infolist():
             target = member_target(target_dir, member.filename)
@@ -79,7 +82,9 @@ def extract_zip(osutils: OSUtils, zip_path: str, target_dir: str) -> None:
                 osutils.make_dirs(target)
                 continue
             osutils.make_dirs(ntpath.dirname(target))
-            osutils.write_file(target, archive.read(member))
+            with archive.open(member) as stream:
+                data = read_bounded(stream, limit, f"{member.filename} in {zip_path}")
+            osutils.write_file(target, data)
 
 
 class AzureGuestAgentPlugin(Plugin):

@@ -7,7 +7,8 @@ import re
 from typing import TYPE_CHECKING
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
+
+from guestsim.agent.userdata.sandbox import BoundedSandbox
 
 if TYPE_CHECKING:
     from guestsim.agent.metadata.base import MetadataService
@@ -18,6 +19,21 @@ LOG = logging.getLogger(__name__)
 TEMPLATE_HEADER = re.compile(r"##\s*template:(.*)", re.IGNORECASE)
 JINJA_TEMPLATE_TYPE = "jinja"
 MISSING_VARIABLE_PREFIX = "CI_MISSING_JINJA_VAR/"
+
+
+class TemplateRenderError(jinja2.TemplateError):
+    """An expression of the template failed while rendering (a Python error inside it)."""
+
+
+def _template_line(error: BaseException) -> str:
+    """``"line N: "`` of the innermost template frame of ``error``'s traceback, or ``""``."""
+    line = ""
+    frame = error.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_code.co_filename == "<template>":
+            line = f"line {frame.tb_lineno}: "
+        frame = frame.tb_next
+    return line
 
 
 class MissingVariable(jinja2.Undefined):
@@ -63,6 +79,16 @@ def render_template(data: bytes, service: MetadataService) -> bytes | None:
     # Deviation: upstream renders with a plain Environment. guestsim renders guest user
     # data inside the host process, so the sandbox keeps a template from reaching Python
     # internals (``''.__class__.__mro__`` ...); ordinary templates render identically.
-    environment = SandboxedEnvironment(trim_blocks=True, undefined=MissingVariable)
-    rendered = environment.from_string(body).render(service.get_instance_data())
+    # The guest's resource limits bound the render too (BoundedSandbox).
+    environment = BoundedSandbox(
+        limits=service.osutils.get_resource_limits(), trim_blocks=True, undefined=MissingVariable
+    )
+    template = environment.from_string(body)
+    instance_data = service.get_instance_data()
+    try:
+        rendered = environment.render_bounded(template, instance_data)
+    except (ArithmeticError, LookupError, TypeError, ValueError) as ex:
+        # The template's own expression failed (``{{ 1 / 0 }}``, ``{{ 1 + 'a' }}``):
+        # upstream fails the plugin with Python's error; this names it and the line.
+        raise TemplateRenderError(f"{_template_line(ex)}{type(ex).__name__}: {ex}") from ex
     return rendered.encode("utf-8")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import email.message
+import gzip
 import http.client
 import importlib
 import importlib.metadata
@@ -45,6 +46,8 @@ import requests
 import yaml
 
 from guestsim.agent.plugins.azureguestagent import member_target
+from guestsim.agent.resources import ResourceLimits, read_bounded
+from guestsim.agent.userdata.sandbox import BoundedSandbox
 from guestsim.simulator.errors import NotModelled
 
 
@@ -740,7 +743,12 @@ class _GuestZipFile(zipfile.ZipFile):
             osutils.make_dirs(destination)
         else:
             osutils.make_dirs(ntpath.dirname(destination))
-            osutils.write_file(destination, self.read(info, pwd))
+            # A member expands to the guest's decompressed_bytes at most (a zip bomb ends
+            # in DecompressionLimitExceeded, as with guestsim's agent).
+            limit = osutils.get_resource_limits().decompressed_bytes
+            with self.open(info, pwd=pwd) as stream:
+                data = read_bounded(stream, limit, f"{info.filename} in a zip archive")
+            osutils.write_file(destination, data)
         return destination
 
     def extractall(
@@ -754,6 +762,25 @@ class _GuestZipfile(_Shim):
     real = zipfile
     passthrough = ("ZipInfo", "BadZipFile", "BadZipfile", "ZIP_STORED", "ZIP_DEFLATED")
     ZipFile = _GuestZipFile
+
+
+class _GuestGzipFile(gzip.GzipFile):
+    """``gzip.GzipFile`` whose read of everything stops at the guest's
+    ``decompressed_bytes`` (``DecompressionLimitExceeded``, a MemoryError, as with
+    guestsim's agent): upstream gunzips user data, guestinfo values and write_files
+    content with ``GzipFile(...).read()``, unbounded."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is not None and size >= 0:
+            return super().read(size)
+        limit = current().osutils.get_resource_limits().decompressed_bytes
+        return read_bounded(self, limit, "gzip data")
+
+
+class _GuestGzip(_Shim):
+    real = gzip
+    passthrough = ("BadGzipFile", "READ", "WRITE")
+    GzipFile = _GuestGzipFile
 
 
 class _GuestDatetime(_Shim):
@@ -843,10 +870,17 @@ class _GuestYaml(types.ModuleType):
         return getattr(yaml, name)
 
 
-class _GuestSandbox(jinja2.sandbox.SandboxedEnvironment):
+class _GuestSandbox(BoundedSandbox):
     """A user-data template may reach Python internals (``cycler.__init__.__globals__``)
     and through them the host: rendered like upstream's plain environment, except that
-    such a reach stops the run as not_modelled."""
+    such a reach stops the run as not_modelled, and that the guest's resource limits
+    bound its output and work (``TemplateLimitExceeded``, as with guestsim's agent)."""
+
+    @property
+    def limits(self) -> ResourceLimits:
+        # Jinja caches this environment across templates: the limits are the running
+        # guest's, asked at each use.
+        return current().osutils.get_resource_limits()  # type: ignore[no-any-return]
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> jinja2.Undefined:
         raise _not_modelled(
@@ -857,6 +891,10 @@ class _GuestSandbox(jinja2.sandbox.SandboxedEnvironment):
 
 class _GuestTemplate(jinja2.Template):
     environment_class = _GuestSandbox
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        environment: _GuestSandbox = self.environment  # type: ignore[assignment]
+        return environment.render_bounded(self, dict(*args, **kwargs))
 
 
 class _GuestJinja2(types.ModuleType):
@@ -919,6 +957,7 @@ _SUBSTITUTES: dict[int, object] = {
     id(sys.modules["http"]): _GuestHttp("http"),
     id(dt): _GuestDatetime("datetime"),
     id(zipfile): _GuestZipfile("zipfile"),
+    id(gzip): _GuestGzip("gzip"),
     id(dt.datetime): _GuestDatetime.datetime,
 }
 

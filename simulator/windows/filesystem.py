@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import re
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
+
+from guestsim.simulator.errors import NotModelled
 
 SYSTEM_DRIVE = "C:"
 WINDOWS_DIR = "C:\\Windows"
@@ -47,6 +51,12 @@ class _Folder:
     entries: dict[str, _File | _Folder] = field(default_factory=dict)
 
 
+def _size(entry: _File | _Folder) -> int:
+    if isinstance(entry, _File):
+        return len(entry.data)
+    return sum(_size(child) for child in entry.entries.values())
+
+
 def _error(code: int, path: str) -> OSError:
     # OSError picks the subclass from the code (FileNotFoundError, PermissionError ...), as
     # Python on Windows raises for the same errors.
@@ -59,30 +69,109 @@ _MESSAGES = {
     errno.EACCES: "Permission denied",
     errno.ENOTDIR: "Not a directory",
     errno.ENOTEMPTY: "Directory not empty",
+    errno.EINVAL: "Invalid argument",
 }
 
 
+# Names Win32 opens as a device in any folder, with any extension (``nul.txt``) or trailing
+# spaces: Windows 11 narrowed the rule, so which ones a file is depends on the version.
+_DEVICE_NAME = re.compile(
+    r"(con|prn|aux|nul|conin\$|conout\$|(?:com|lpt)[1-9\u00b9\u00b2\u00b3]) *(?:\.|$)", re.I
+)
+_DEVICE_START = frozenset(["con", "prn", "aux", "nul", "com", "lpt"])
+# No file or folder name can hold these; ":" is taken apart as a stream name below.
+_INVALID_NAME = re.compile(r'[<>"|?*\x00-\x1f]')
+_SPECIAL = re.compile(r'[<>"|?*:\x00-\x1f]')
+
+
+def _not_modelled(path: str, what: str) -> NotModelled:
+    return NotModelled(f"guest path {path!r}: {what}")
+
+
 def _split(path: str) -> tuple[str, list[str]]:
-    """The root (``c:`` or ``\\\\?\\volume{...}``, lower case) and the names below it."""
+    """The root (``c:`` or ``\\\\?\\volume{...}``, lower case) and the names below it.
+
+    As Win32 reads a path: ``.`` and ``..`` are resolved and trailing dots and spaces
+    dropped from each name, except after ``\\\\?\\``, which takes the names literally.
+    What the guest has no model of stops the run with ``NotModelled`` naming the path:
+    UNC shares (``\\\\server\\share``, ``\\\\?\\UNC\\``), other device-namespace paths
+    (``\\\\.\\``, ``\\\\?\\GLOBALROOT``), drive-relative paths (``C:name``), device names
+    (``NUL``, ``COM1.txt``) and alternate data streams (``a.txt:stream``). A name with a
+    character Windows refuses (``<>"|?*``, control characters) is ``EINVAL``, as Windows
+    refuses it; a path with no drive at all (relative) is not found.
+    """
     unified = path.replace("/", "\\")
-    if unified[1:2] == ":" and unified[:1].isalpha():
-        root, rest = unified[:2].lower(), unified[2:]
-    elif unified.lower().startswith(_VOLUME_PREFIX) and "}" in unified:
+    lowered = unified.lower()
+    literal = False
+    if lowered.startswith(_VOLUME_PREFIX) and "}" in unified:
         end = unified.index("}") + 1
         root, rest = unified[:end].lower(), unified[end:]
+    elif lowered.startswith("\\\\?\\"):
+        rest = unified[4:]
+        if _is_drive(rest) and rest[2:3] in ("\\", ""):
+            if "/" in path:
+                raise _not_modelled(path, "a \\\\?\\ path with '/' (not a separator there)")
+            # The long-path prefix: the same file as without it, its names taken literally.
+            root, rest, literal = rest[:2].lower(), rest[2:], True
+        elif rest.lower().startswith("unc\\"):
+            raise _not_modelled(path, "a UNC path (network share); the guest has no shares")
+        else:
+            raise _not_modelled(path, "a \\\\?\\ path to no drive or volume")
+    elif lowered.startswith("\\\\.\\"):
+        raise _not_modelled(path, "a device-namespace path (\\\\.\\)")
+    elif unified.startswith("\\\\"):
+        raise _not_modelled(path, "a UNC path (network share); the guest has no shares")
+    elif _is_drive(unified):
+        root, rest = unified[:2].lower(), unified[2:]
+        if rest and not rest.startswith("\\"):
+            raise _not_modelled(path, "a drive-relative path (from the drive's current folder)")
     else:
-        # UNC shares, device paths, paths without a drive: this guest has none of those.
-        raise _error(errno.ENOENT, path)
+        # No drive: a relative or rooted path, not found once its names are checked.
+        root, rest = None, unified
+    special = _SPECIAL.search(rest) is not None  # rare: look for it name by name
     names: list[str] = []
     for name in rest.split("\\"):
-        if name in ("", "."):
-            continue
-        if name == "..":
+        if literal:
+            if name in (".", "..") or name[-1:] in (".", " "):
+                raise _not_modelled(path, f"a \\\\?\\ path with the name {name!r} taken literally")
+        elif name == "..":
             if names:
                 names.pop()
             continue
+        elif name[-1:] in (".", " "):
+            name = name.rstrip(". ")  # "a.txt." and "a.txt " are "a.txt"; "." is nothing
+        if name == "":
+            continue
+        if special:
+            if ":" in name:
+                raise _not_modelled(path, f"an alternate data stream ({name})")
+            if _INVALID_NAME.search(name):
+                raise _error(errno.EINVAL, path)
+        if not literal and name[:3].lower() in _DEVICE_START:
+            device = _DEVICE_NAME.match(name)
+            if device is not None:
+                raise _not_modelled(path, f"the device name {device.group(1)}")
         names.append(name)
+    if root is None:
+        # Nothing resolves it against a current folder (the published agent's shims do).
+        raise _error(errno.ENOENT, path)
     return root, names
+
+
+def not_modelled_reason(path: str) -> str | None:
+    """Why the simulated Windows has no model of ``path``; None when it has one (for
+    checking a scenario's paths before its run)."""
+    try:
+        _split(path)
+    except NotModelled as gap:
+        return gap.what
+    except OSError:
+        pass
+    return None
+
+
+def _is_drive(path: str) -> bool:
+    return path[1:2] == ":" and path[:1].isascii() and path[:1].isalpha()
 
 
 class GuestFilesystem:
@@ -90,6 +179,8 @@ class GuestFilesystem:
 
     def __init__(self) -> None:
         self._roots: dict[str, _Folder] = {}
+        # What every file on every drive holds together (the guest's used disk space).
+        self.used_bytes = 0
         self.add_root(SYSTEM_DRIVE)
         for path in _BASE_DIRS:
             self.make_dirs(path)
@@ -119,15 +210,23 @@ class GuestFilesystem:
     def _parent(self, path: str) -> tuple[_Folder, str]:
         """The folder that holds ``path`` and the last name; the folder must exist."""
         root, names = _split(path)
+        folder = self._roots.get(root)
+        if folder is None:
+            # No such drive: Windows cannot find the path, even to the root itself.
+            raise _error(errno.ENOENT, path)
         if not names:
             raise _error(errno.EACCES, path)
-        folder = self._roots.get(root)
         for name in names[:-1]:
             entry = folder.entries.get(name.lower()) if folder is not None else None
             folder = entry if isinstance(entry, _Folder) else None
         if folder is None:
             raise _error(errno.ENOENT, path)
         return folder, names[-1]
+
+    def check_modelled(self, path: str) -> None:
+        """Raise ``NotModelled`` for a path the guest has no model of (see ``_split``)."""
+        with suppress(OSError):  # a path Windows refuses is answered by the operation
+            _split(path)
 
     def exists(self, path: str) -> bool:
         return self._find(path) is not None
@@ -197,17 +296,28 @@ class GuestFilesystem:
             raise _error(errno.EACCES, path)
         if entry is None:
             folder.entries[name.lower()] = _File(name, bytes(data))
+            self.used_bytes += len(data)
         else:
+            self.used_bytes += len(data) if append else len(data) - len(entry.data)
             entry.data = entry.data + bytes(data) if append else bytes(data)
 
     def remove(self, path: str) -> None:
         """Delete a file, or a folder with everything in it."""
         folder, name = self._parent(path)
-        if folder.entries.pop(name.lower(), None) is None:
+        entry = folder.entries.pop(name.lower(), None)
+        if entry is None:
             raise _error(errno.ENOENT, path)
+        self.used_bytes -= _size(entry)
 
     def clear_temp(self) -> None:
-        self._folder(TEMP_DIR).entries.clear()
+        temp = self._folder(TEMP_DIR)
+        self.used_bytes -= _size(temp)
+        temp.entries.clear()
+
+    def size_of(self, path: str) -> int:
+        """The bytes of the file at ``path`` (0: no file there)."""
+        entry = self._find(path)
+        return len(entry.data) if isinstance(entry, _File) else 0
 
     def snapshot(self) -> dict[str, str]:
         """Every file's path mapped to the SHA-256 of its bytes, in a stable order."""

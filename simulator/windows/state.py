@@ -12,6 +12,7 @@ from guestsim.agent.osutils import (
     SERVICE_STATUS_RUNNING,
     SERVICE_STATUS_STOPPED,
 )
+from guestsim.agent.resources import ResourceLimits
 from guestsim.simulator.windows.bootconfig import BootConfigState
 from guestsim.simulator.windows.certificates import CertificatesState
 from guestsim.simulator.windows.disks import SYSTEM_DRIVE_LETTER, Disk, Drive, Volume, drive_letter
@@ -143,6 +144,9 @@ class WindowsState:
     ntp_peers: list[str] | None = None
     # Seconds of guest time sysprep still needs before GeneralizationState becomes 7.
     sysprep_remaining_s: int = 0
+    # The scenario's resource budget: what the agent may spend on guest-supplied input
+    # (it asks with get_resource_limits) and the space its drives have for files.
+    resource_limits: ResourceLimits = field(default_factory=ResourceLimits)
 
     # --- lookups ---------------------------------------------------------------------------
 

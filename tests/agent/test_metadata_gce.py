@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ import requests
 from guestsim.agent.config import config_from_options
 from guestsim.agent.metadata.base import NotExistingMetadataException
 from guestsim.agent.metadata.factory import get_metadata_service
-from guestsim.agent.metadata.gce import GCEService
+from guestsim.agent.metadata.gce import GCEMetadataError, GCEService
 from guestsim.agent.plugins.base import AgentContext
 from guestsim.simulator.clock import DEFAULT_EPOCH
 from guestsim.simulator.clouds import DocumentSource, build_clouds
@@ -407,23 +408,24 @@ def test_google_ssh_marker_must_appear_exactly_once() -> None:
 
 
 @pytest.mark.parametrize(
-    ("comment", "error"),
+    ("comment", "message"),
     [
-        ('google-ssh {"userName":"Admin"}', KeyError),
-        ('google-ssh {"expireOn":"2031-01-01T00:00:00+0000"}', KeyError),
-        ("google-ssh {not json}", ValueError),
+        ('google-ssh {"userName":"Admin"}', "missing 'expireOn'"),
+        ('google-ssh {"expireOn":"2031-01-01T00:00:00+0000"}', "missing 'userName'"),
+        ("google-ssh {not json}", "not JSON"),
+        ('google-ssh ["Admin"]', "not a JSON object: list"),
     ],
 )
-def test_quirk_broken_google_ssh_json_fails_the_whole_read(
-    comment: str, error: type[Exception]
-) -> None:
+def test_quirk_broken_google_ssh_json_fails_the_whole_read(comment: str, message: str) -> None:
+    # As upstream the whole read fails (and with it the SSH keys plugin), but with a typed
+    # error naming the field, not a bare KeyError/ValueError/TypeError (issue 15).
     gce = cloud(
         attributes={
             "ssh-keys": f"{key_line('Admin', 'Admin')}\nAdmin:{KEY_TYPE} {KEY_BODY} {comment}"
         }
     )
     subject = agent()
-    with serving(gce), pytest.raises(error):
+    with serving(gce), pytest.raises(GCEMetadataError, match=re.escape(message)):
         subject.service.get_public_keys()
 
 

@@ -14,6 +14,8 @@ import pytest
 import requests
 
 from guestsim.agent.metadata.base import NotExistingMetadataException
+from guestsim.agent.metadata.openstack import OpenStackMetadataError
+from guestsim.agent.network import NetworkDataError
 from guestsim.simulator.faults import Fault
 from tests.agent.test_metadata_base_requests import ROUTE_CHECK, guest, log_lines
 from tests.builders import INSTANCE_ID, meta_data, public_key
@@ -131,7 +133,8 @@ def test_keys_come_from_public_keys_and_ssh_entries_stripped_once_each() -> None
 def test_a_keys_entry_without_a_type_fails() -> None:
     with guest(document=meta_data(keys=[{"name": "k", "data": "x"}])) as g:
         assert g.service.load()
-        with pytest.raises(KeyError, match="type"):
+        # Upstream fails with KeyError('type'); the plugin still fails, with the field named.
+        with pytest.raises(OpenStackMetadataError, match=r"'keys\[0\]' has no 'type'"):
             g.service.get_public_keys()
 
 
@@ -210,8 +213,13 @@ def test_missing_network_data_is_none_but_a_server_error_fails() -> None:
 
 
 def test_empty_network_data_fails_to_parse() -> None:
+    # As upstream the parse fails, but with the network data error naming the document,
+    # not json's JSONDecodeError (issue 15).
     faults = (Fault(path="/openstack/latest/network_data.json", body="empty"),)
-    with guest(faults=faults, network_data={"links": []}) as g, pytest.raises(ValueError):
+    with (
+        guest(faults=faults, network_data={"links": []}) as g,
+        pytest.raises(NetworkDataError, match=r"^network_data.json is not a JSON document: "),
+    ):
         g.service.get_network_details_v2()
 
 

@@ -192,6 +192,7 @@ def test_help_explains_exit_codes() -> None:
     assert "--junit" in result.output and "--seed" in result.output
 
 
+@pytest.mark.host_tools("guestsim")
 def test_the_console_script_reports_errors_without_a_traceback(tmp_path: Path) -> None:
     executable = shutil.which("guestsim")
     if executable is None:

@@ -371,6 +371,7 @@ def test_the_folder_limits_on_count_and_total_size(tmp_path: Path) -> None:
 # --- guestsim serve --tree -------------------------------------------------------------------
 
 
+@pytest.mark.host_tools(sys.executable)  # a `guestsim` (or pytest) child of this Python
 def test_guestsim_serve_tree_answers_from_the_folder_over_loopback(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))

@@ -69,6 +69,8 @@ TOOLS = {
     "fsck.vfat": "dosfstools",
     "partx": "util-linux",
 }
+# The independent image checkers: the only programs these tests start besides this Python.
+pytestmark = pytest.mark.host_tools(*TOOLS)
 
 
 def tool(name: str) -> str:
@@ -545,6 +547,7 @@ def test_the_same_input_gives_the_same_bytes() -> None:
     assert media.build_iso(TREE) != media.build_iso({**TREE, "openstack/latest/x": b""})
 
 
+@pytest.mark.host_tools(sys.executable)  # a `guestsim` (or pytest) child of this Python
 def test_the_same_bytes_under_another_hash_seed_and_time_zone() -> None:
     code = (
         "import hashlib, json\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -124,6 +125,7 @@ def test_last_failed_reruns_only_the_failing_scenario(pytester: pytest.Pytester)
     result.assert_outcomes(failed=1, passed=0)
 
 
+@pytest.mark.host_tools(sys.executable)  # a `guestsim` (or pytest) child of this Python
 def test_xdist_gives_every_item_the_same_outcome_as_a_serial_run(
     pytester: pytest.Pytester,
 ) -> None:

@@ -42,6 +42,8 @@ FIXTURES = REPO / "fixtures" / "clouds"
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 OPENSSL = shutil.which("openssl")
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+# The real clients: cloud-init's readers under the system Python, and openssl.
+pytestmark = pytest.mark.host_tools(str(SYSTEM_PYTHON), "openssl")
 
 
 def _clean_environment() -> dict[str, str]:

@@ -44,6 +44,7 @@ def test_loopback_server_serves_the_cloud_app_over_a_real_socket() -> None:
     ]
 
 
+@pytest.mark.host_tools(sys.executable)  # a `guestsim` (or pytest) child of this Python
 def test_guestsim_serve_answers_on_loopback_until_stopped(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import logging
 import ntpath
 import zlib
 from typing import TYPE_CHECKING, Any
 
+from guestsim.agent.resources import ResourceLimits, bounded_gunzip
 from guestsim.agent.userdata.cloudconfig.common import absolute_path
 
 if TYPE_CHECKING:
@@ -43,8 +43,15 @@ def decode_steps(encoding: Any) -> list[str]:
     return []
 
 
-def decode_content(content: bytes, encoding: Any) -> bytes:
-    """Apply each step; a step that fails is logged and its input passed on unchanged."""
+def decode_content(
+    content: bytes, encoding: Any, limit: int = ResourceLimits.decompressed_bytes
+) -> bytes:
+    """Apply each step; a step that fails is logged and its input passed on unchanged.
+
+    Gzip content may expand to ``limit`` bytes; more raises
+    :class:`~guestsim.agent.resources.DecompressionLimitExceeded` (a ``MemoryError``,
+    which the step does not catch, as upstream's does not).
+    """
     for step in decode_steps(encoding):
         if step == BASE64:
             try:
@@ -53,7 +60,7 @@ def decode_content(content: bytes, encoding: Any) -> bytes:
                 LOG.exception("Fail to decode base64 content.")
         else:
             try:
-                content = gzip.decompress(content)
+                content = bounded_gunzip(content, limit, "a write_files gzip content")
             except (OSError, EOFError, ValueError, zlib.error):
                 LOG.exception("Fail to decompress gzip content.")
     return content
@@ -90,7 +97,11 @@ def write_files(context: AgentContext, value: Any) -> bool:
             LOG.warning("Missing required keys from file information %s", item)
             continue
         path = absolute_path(osutils, item["path"])
-        content = decode_content(_content_bytes(item["content"]), item.get("encoding"))
+        content = decode_content(
+            _content_bytes(item["content"]),
+            item.get("encoding"),
+            osutils.get_resource_limits().decompressed_bytes,
+        )
         permissions = convert_permissions(item.get("permissions"))
         append = bool(item.get("append", False))
         parent = ntpath.dirname(path)

@@ -8,12 +8,14 @@ they all build on this base.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from guestsim.agent.osutils import OSUtilsError
+from guestsim.agent.resources import ResourceLimits
 from guestsim.simulator.clock import DEFAULT_EPOCH
 from guestsim.simulator.errors import NotModelled
 from guestsim.simulator.trace import Trace
@@ -98,10 +100,17 @@ class FakeOSBase:
         return self.state.files.read(self._guest_path(path))
 
     def write_file(self, path: str, data: bytes, append: bool = False) -> None:
+        self.state.files.check_modelled(path)  # a device or share stops before any trace
         self._mutation("write_file", path=path, size=len(data), append=append)
-        self.state.files.write(path, data, append)
+        files = self.state.files
+        growth = len(data) if append else len(data) - files.size_of(path)
+        if files.used_bytes + growth > self.state.resource_limits.guest_file_bytes:
+            # ERROR_DISK_FULL, as Python on Windows reports it; nothing is written.
+            raise OSError(errno.ENOSPC, "There is not enough space on the disk", path)
+        files.write(path, data, append)
 
     def remove_path(self, path: str) -> None:
+        self.state.files.check_modelled(path)
         self._mutation("remove_path", path=path)
         self.state.files.remove(path)
 
@@ -117,6 +126,9 @@ class FakeOSBase:
 
     def random_bytes(self, count: int) -> bytes:
         return self.rng.randbytes(count)
+
+    def get_resource_limits(self) -> ResourceLimits:
+        return self.state.resource_limits
 
     def check_os_version(self, major: int, minor: int, build: int = 0) -> bool:
         return self.state.version.tuple >= (major, minor, build)
