@@ -273,7 +273,11 @@ class HostGuard:
         policy = scope.policy
         if event in ("tempfile.mkdtemp", "tempfile.mkstemp"):
             path = _real(args[0])
-            if _under(path, policy.temp):
+            # Made right in the temporary folder (where tempfile puts what it makes unless
+            # told otherwise) or in a place already writable: not anywhere below the temp
+            # folder, which may hold a checkout (a CI clone under /tmp).
+            parent = os.path.dirname(path)
+            if parent == policy.temp or self._writable(scope, parent, folder=True):
                 scope.created.append(path)
                 return None
             return f"{event}({os.fsdecode(args[0])!r}) outside {policy.temp}"
