@@ -13,7 +13,7 @@ import gzip
 import io
 import zlib
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 MiB = 1024 * 1024
 _CHUNK = MiB
@@ -40,6 +40,11 @@ class ResourceLimitExceeded(MemoryError):
 
 class DecompressionLimitExceeded(ResourceLimitExceeded):
     """Compressed data expands beyond ``decompressed_bytes``."""
+
+
+class DocumentLimitExceeded(ResourceLimitExceeded):
+    """A parsed document (YAML aliases repeating one part) expands beyond
+    ``decompressed_bytes``."""
 
 
 class CorruptCompressedData(ValueError):
@@ -78,3 +83,32 @@ def read_bounded(stream: IO[bytes] | io.BufferedIOBase, limit: int, what: str) -
                 f"{what} expands beyond the guest's limit of {limit} bytes"
             )
         chunks.append(chunk)
+
+
+def expanded_size(value: Any) -> int:
+    """About the characters ``value`` takes written out (``str()``, JSON, a script line):
+    a part the document shares (a YAML alias) counts each time it appears. Each distinct
+    part is measured once, so a few hundred bytes of aliases cost no more than their
+    parts; a part containing itself counts once."""
+    sizes: dict[int, int] = {}
+
+    def size(item: Any) -> int:
+        if isinstance(item, str | bytes | bytearray):
+            return len(item) + 2
+        if not isinstance(item, dict | list | tuple | set | frozenset):
+            return 2
+        key = id(item)
+        if key in sizes:
+            return sizes[key]
+        sizes[key] = 2  # while measured: a reference to itself
+        parts = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+        sizes[key] = 2 + sum(size(part) + 2 for part in parts)
+        return sizes[key]
+
+    return size(value)
+
+
+def check_expanded_size(value: Any, limit: int, what: str) -> None:
+    """:class:`DocumentLimitExceeded` if ``value`` written out would exceed ``limit``."""
+    if expanded_size(value) > limit:
+        raise DocumentLimitExceeded(f"{what} expands beyond the guest's limit of {limit} bytes")

@@ -10,7 +10,7 @@ effects are refused —
   writing, ``os.remove``, ``os.rename``, ``os.mkdir``, ``shutil.rmtree``, ...). Folders and
   files that ``tempfile`` creates inside the system temporary folder while the policy is
   active become writable; the temporary folder itself does not. Bytecode caches
-  (``__pycache__/*.pyc``, Python's own) are always allowed;
+  (``__pycache__/*.pyc`` and the ``__pycache__`` folder, Python's own) are always allowed;
 * a **process** (``subprocess.Popen``, ``os.exec*``, ``os.posix_spawn``, ``os.system``,
   ``os.fork``, ...) other than the programs the policy names;
 * a **connection** (``socket.connect``, ``sendto``, ``bind``) or name lookup for any
@@ -303,6 +303,8 @@ class HostGuard:
                     continue
                 at = _DIR_FD.get((event, index))
                 target = _resolve(raw, args[at] if at is not None and at < len(args) else None)
+                if event == "os.mkdir" and os.path.basename(target) == "__pycache__":
+                    continue  # the folder of Python's own bytecode cache (first import)
                 if not self._writable(scope, target):
                     shown = ", ".join(repr(a) for a in args if isinstance(a, str | bytes))
                     return f"a write outside {self._owned(policy)}: {event}({shown})"

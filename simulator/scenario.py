@@ -173,7 +173,8 @@ class Scenario:
 
     def replaced_endpoints(self, overrides: Overrides | None) -> list[str]:
         """The user's endpoint options this scenario runs with its own values instead, as
-        ``[group] name`` (for messages)."""
+        ``[group] name`` (for messages). An option the user's conf leaves at its default is
+        not the user's: it is not named."""
         confs = [] if overrides is None else [overrides.conf, overrides.unattend_conf]
         return sorted(
             {
@@ -182,6 +183,7 @@ class Scenario:
                 if conf is not None
                 for group, names in self._kept_endpoints(conf).items()
                 for name in names
+                if conf.is_set(name, group)
             }
         )
 
@@ -461,9 +463,30 @@ class _ConfHints:
             return self._metadata_service()
         if field == "config_drive_found":
             return self._config_drive()
+        if (switched_off := self._option_behind(field)) is not None:
+            return switched_off
         counted = field.startswith(("requests[", "plugin_runs.", "script_runs["))
         if self.short_of_boots and counted and _came_up_short(failure):
             return "fewer boots than the story needs: the configuration has allow_reboot = false"
+        return None
+
+    def _option_behind(self, field: str) -> str | None:
+        """An option of the configuration that keeps the plugin from making the change."""
+        if field.startswith("adapters.") and field.endswith(".mtu"):
+            if not self.conf.get("mtu_use_dhcp_config"):
+                return "the configuration has mtu_use_dhcp_config = false"
+        elif field == "ntp_peers":
+            if not self.conf.get("ntp_use_dhcp_config"):
+                return "the configuration has ntp_use_dhcp_config = false"
+        elif field.startswith("users.") and field.endswith(".exists"):
+            user = field.removeprefix("users.").removesuffix(".exists")
+            username = self.conf.get("username") or ""
+            wanted = (self.expect.get("users") or {}).get(user)
+            created = isinstance(wanted, dict) and wanted.get("exists")
+            # The agent created the conf's user instead (no name from the metadata).
+            made = username and self.result.state.find_user(username) is not None
+            if created and made and user.lower() != username.lower():
+                return f"the configuration's username is {username!r}"
         return None
 
     def _pending_name(self) -> str | None:

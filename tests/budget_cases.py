@@ -39,6 +39,16 @@ def gzip_bomb() -> bytes:
     return data + compressor.flush()
 
 
+def yaml_aliases_bomb(levels: int = 8) -> str:
+    """A cloud-config of under 500 bytes whose aliases repeat "lol" 9**levels times in one
+    runcmd line (about 1 GB written out at 8 levels)."""
+    lines = ["#cloud-config", "l0: &l0 [" + ", ".join(["lol"] * 9) + "]"]
+    for level in range(1, levels):
+        lines.append(f"l{level}: &l{level} [" + ", ".join([f"*l{level - 1}"] * 9) + "]")
+    lines.append(f"runcmd:\n  - [echo, *l{levels - 1}]")
+    return "\n".join(lines) + "\n"
+
+
 def _scenario(program: str, **parts: Any) -> dict[str, Any]:
     document: dict[str, Any] = {"description": "a guest resource budget case", **parts}
     if program == "upstream":
@@ -81,6 +91,18 @@ def write_case(case: str, agent: str, folder: Path) -> Path:
                 "log": {"present": ["*DecompressionLimitExceeded*"]},
             },
         )
+    elif case == "cloud-config-yaml-aliases":
+        options["DEFAULT"]["metadata_services"] = [_HTTP]
+        document = _scenario(
+            agent,
+            cloud={"type": "openstack", "user_data": yaml_aliases_bomb()},
+            agent={"options": options},
+            expect={
+                "boots": 1,
+                "failed_plugins": ["UserDataPlugin"],
+                "log": {"present": ["*DocumentLimitExceeded*"]},
+            },
+        )
     else:
         options["DEFAULT"]["metadata_services"] = [_HTTP]
         document = _scenario(
@@ -101,7 +123,17 @@ def write_case(case: str, agent: str, folder: Path) -> Path:
     return path
 
 
-CASES = ("userdata-gzip-bomb", "guestinfo-gzip-bomb", *JINJA_TEMPLATES)
+CASES = ("userdata-gzip-bomb", "guestinfo-gzip-bomb", "cloud-config-yaml-aliases", *JINJA_TEMPLATES)
+
+
+def expected_error(case: str) -> str:
+    """The ResourceLimitExceeded subclass a case ends in."""
+    if case.startswith("jinja"):
+        return "TemplateLimitExceeded"
+    if case == "cloud-config-yaml-aliases":
+        return "DocumentLimitExceeded"
+    return "DecompressionLimitExceeded"
+
 
 # The child's own high-water mark (VmHWM): ru_maxrss would keep the parent's from before
 # exec, and a pytest-xdist worker is bigger than the bound.

@@ -10,8 +10,14 @@ from typing import Any
 import jinja2
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
-from jinja2.sandbox import SandboxedEnvironment, safe_range
+from jinja2.sandbox import (
+    SandboxedEnvironment,
+    SandboxedEscapeFormatter,
+    SandboxedFormatter,
+    safe_range,
+)
 from jinja2.utils import generate_lorem_ipsum
+from markupsafe import Markup
 
 from guestsim.agent.resources import ResourceLimits, TemplateLimitExceeded
 
@@ -20,6 +26,9 @@ from guestsim.agent.resources import ResourceLimits, TemplateLimitExceeded
 LOOP_FILTER = "guestsim.loop"
 _SIZED = (str, bytes, bytearray, list, tuple, dict, set, frozenset)
 _NUMBER = re.compile(r"\d+")
+# A printf-style conversion (``%`` and the ``format`` filter): its mapping key, width,
+# precision and type. Only these numbers pad the output; the literal text's digits do not.
+_CONVERSION = re.compile(r"%(\([^)]*\))?[#0\- +]*(\d+|\*)?(?:\.(\d+|\*)?)?[hlL]?(.?)", re.DOTALL)
 # Building a value costs a step per this many characters (or items) of it.
 _BYTES_PER_STEP = 64
 # Characters lipsum's words may take, at most, each.
@@ -33,6 +42,36 @@ class _BoundedCodeGenerator(CodeGenerator):
         self.write("environment.bounded_value(")
         super().visit_Concat(node, frame)
         self.write(")")
+
+
+def _digits(number: str) -> int:
+    # Digits beyond any limit are not converted (Python bounds int(str) anyway).
+    return int(number) if len(number) < 19 else 10**18
+
+
+class _SpecBound:
+    """A ``str.format`` formatter adding each field's padding (the numbers of its actual
+    format spec, nested fields substituted) and text to a running size, checked against
+    the output limit before and after each field is formatted."""
+
+    _env: Any
+    size = 0
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        self.size += sum(_digits(number) for number in _NUMBER.findall(format_spec))
+        self._env.check_size(self.size, "a format width")
+        text = super().format_field(value, format_spec)  # type: ignore[misc]
+        self.size += len(text)
+        self._env.check_size(self.size, "a formatted string")
+        return text
+
+
+class _BoundedFormatter(_SpecBound, SandboxedFormatter):
+    pass
+
+
+class _BoundedEscapeFormatter(_SpecBound, SandboxedEscapeFormatter):
+    pass
 
 
 def _int(value: Any) -> int:
@@ -181,7 +220,8 @@ class BoundedSandbox(SandboxedEnvironment):
             wrap = rest[2] if len(rest) > 2 else kwargs.get("wrapstring") or "\n"
             self.check_size(len(str(value)) * (len(str(wrap)) + 1))
         elif name == "format":
-            self._check_format(str(value), (*rest, *kwargs.values()))
+            # As the filter formats: ``value % (kwargs or args)``.
+            self._check_format(str(value), kwargs or tuple(rest))
         elif name == "replace" and len(rest) >= 2:
             self._check_replace(str(value), str(rest[0]), str(rest[1]))
         elif name in ("batch", "slice") and rest:
@@ -193,16 +233,39 @@ class BoundedSandbox(SandboxedEnvironment):
             return (*args[:position], items, *args[position + 1 :])
         return args
 
-    def _check_format(self, text: str, values: Iterable[Any]) -> None:
-        """A format's widths and precisions (and any number a ``*`` or a nested field may
-        take) stay within the output limit."""
-        for number in _NUMBER.findall(text):
-            # Digits beyond any limit are not converted (Python bounds int(str) anyway).
-            self.check_size(int(number) if len(number) < 19 else 10**18, "a format width")
-        if "*" in text or "{" in text:
-            for value in values:
-                if isinstance(value, int):
-                    self.check_size(value, "a format width")
+    def _check_format(self, text: str, values: Any) -> None:
+        """A printf-style format's widths and precisions (a ``*`` takes the next value),
+        and the strings it takes, stay within the output limit together."""
+        mapping = values if isinstance(values, Mapping) else None
+        if mapping is None and not isinstance(values, tuple):
+            values = (values,)
+        position = 0
+        size = 0
+
+        def take() -> Any:
+            nonlocal position
+            position += 1
+            if mapping is not None or position > len(values):
+                return None
+            return values[position - 1]
+
+        for match in _CONVERSION.finditer(text):
+            key, width, precision, kind = match.groups()
+            for number in (width, precision):
+                if number == "*":
+                    star = take()
+                    size += abs(star) if isinstance(star, int) else 0
+                elif number:
+                    size += _digits(number)
+            if kind == "%":
+                continue
+            if key is not None:
+                value = mapping.get(key[1:-1]) if mapping is not None else None
+            else:
+                value = take()
+            if isinstance(value, str | bytes | bytearray):
+                size += len(value)
+            self.check_size(size, "a format width")
 
     def _check_replace(self, text: str, old: str, new: str) -> None:
         count = len(text) + 1 if old == "" else text.count(old)
@@ -224,21 +287,32 @@ class BoundedSandbox(SandboxedEnvironment):
                 self.check_size(len(left) + len(right))
         elif operator == "%" and isinstance(left, (str, bytes)):
             text = left.decode("latin-1") if isinstance(left, bytes) else left
-            self._check_format(text, right if isinstance(right, tuple) else (right,))
+            self._check_format(text, right)
         return self.bounded_value(super().call_binop(context, operator, left, right))
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
-        wrapped = super().wrap_str_format(value)
-        if wrapped is None:
+        """Jinja's sandboxed ``str.format``/``format_map``, its fields bounded as they are
+        formatted (:class:`_SpecBound`)."""
+        if super().wrap_str_format(value) is None:
             return None
-        text = str(value.__self__)
+        text = value.__self__
+        is_format_map = value.__name__ == "format_map"
 
         def bounded(*args: Any, **kwargs: Any) -> str:
-            mapped = args[0].values() if args and isinstance(args[0], Mapping) else ()
-            self._check_format(text, (*args, *mapped, *kwargs.values()))
-            return self.bounded_value(wrapped(*args, **kwargs))  # type: ignore[no-any-return]
+            if is_format_map:
+                if kwargs or len(args) != 1:
+                    raise TypeError("format_map() takes exactly one argument")
+                kwargs = args[0]
+                args = ()
+            formatter: _SpecBound
+            if isinstance(text, Markup):
+                formatter = _BoundedEscapeFormatter(self, escape=text.escape)
+            else:
+                formatter = _BoundedFormatter(self)
+            formatted = type(text)(formatter.vformat(text, args, kwargs))
+            return self.bounded_value(formatted)  # type: ignore[no-any-return]
 
-        return bounded
+        return functools.update_wrapper(bounded, value)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         __self.spend()

@@ -46,7 +46,7 @@ import requests
 import yaml
 
 from guestsim.agent.plugins.azureguestagent import member_target
-from guestsim.agent.resources import ResourceLimits, read_bounded
+from guestsim.agent.resources import ResourceLimits, check_expanded_size, read_bounded
 from guestsim.agent.userdata.sandbox import BoundedSandbox
 from guestsim.simulator.errors import NotModelled
 
@@ -850,7 +850,15 @@ def _python_object_tag(loader: Any, suffix: str, node: Any) -> Any:
 
 
 def _data_only(loader: Any) -> Any:
-    refusing: Any = type(loader.__name__, (loader,), {})
+    def get_single_data(self: Any) -> Any:
+        # YAML aliases can repeat one part of a small document billions of times (upstream
+        # writes runcmd's lists out): bounded by the guest's limit on expanded input.
+        data = loader.get_single_data(self)
+        limit = current().osutils.get_resource_limits().decompressed_bytes
+        check_expanded_size(data, limit, "a YAML document")
+        return data
+
+    refusing: Any = type(loader.__name__, (loader,), {"get_single_data": get_single_data})
     for kind in _PYTHON_OBJECT_TAGS:
         refusing.add_multi_constructor(f"tag:yaml.org,2002:python/{kind}", _python_object_tag)
     return refusing

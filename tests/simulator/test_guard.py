@@ -127,6 +127,30 @@ def test_what_a_run_owns_stays_allowed(tmp_path: Path) -> None:
     assert refused == []
 
 
+def test_python_may_make_a_bytecode_cache_folder_anywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first import of a module of a fresh checkout (or a package installed without
+    # its bytecode) makes the package's __pycache__ folder, then writes the .pyc in it.
+    package = tmp_path / "site" / "guard_fresh_package"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("VALUE = 1\n")
+    (tmp_path / "run").mkdir()
+    monkeypatch.syspath_prepend(str(package.parent))
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    monkeypatch.delitem(sys.modules, "guard_fresh_package", raising=False)
+
+    with GUARD.guarding(policy(tmp_path / "run")) as refused:
+        import guard_fresh_package  # type: ignore[import-not-found]
+
+    assert guard_fresh_package.VALUE == 1
+    assert refused == []
+    assert list((package / "__pycache__").glob("__init__.*.pyc"))
+    # Any other folder there is still refused.
+    with GUARD.guarding(policy(tmp_path / "run")), pytest.raises(GuardViolation):
+        (package / "__pycache__x").mkdir()
+
+
 def test_python_itself_may_start_only_when_declared(tmp_path: Path) -> None:
     command = [sys.executable, "-c", "pass"]
     with GUARD.guarding(policy(tmp_path)) as refused, pytest.raises(GuardViolation):

@@ -155,3 +155,32 @@ def test_a_change_whose_plugin_the_conf_lacks_is_explained(tmp_path: Path) -> No
         and f.endswith("(the configuration does not list NTPClientPlugin)")
         for f in failures
     )
+
+
+def test_a_change_an_option_of_the_conf_switches_off_is_explained(tmp_path: Path) -> None:
+    conf = conf_variant(
+        tmp_path, "username = Bob", "mtu_use_dhcp_config = false", "ntp_use_dhcp_config = false"
+    )
+    failures = failures_with(LIBRARY / "clouds" / "stock-conf-openstack.yaml", conf)
+    assert (
+        "adapters.Ethernet.mtu: expected 1400, got 1500 (the configuration has "
+        "mtu_use_dhcp_config = false)"
+    ) in failures
+    assert (
+        "ntp_peers: expected ['10.0.0.123'], got None (the configuration has "
+        "ntp_use_dhcp_config = false)"
+    ) in failures
+    assert (
+        "users.Admin.exists: expected True, got False (the configuration's username is 'Bob')"
+    ) in failures
+
+
+def test_the_note_names_only_endpoints_the_users_conf_sets(tmp_path: Path) -> None:
+    # The MAAS scenario has its own [maas] metadata_base_url; a conf that leaves it at its
+    # default has nothing there the scenario replaces.
+    maas = LIBRARY / "clouds" / "maas-happy-path.yaml"
+    overrides = load_overrides(conf=conf_variant(tmp_path))
+    assert load_scenario(maas).replaced_endpoints(overrides) == []
+    result = CliRunner().invoke(cli, ["run", "--conf", str(conf_variant(tmp_path)), str(maas)])
+    assert result.exit_code == 0, result.output
+    assert "note:" not in result.stderr

@@ -26,7 +26,7 @@ def test_a_resource_case_ends_fast_small_and_typed(case: str, tmp_path: Path) ->
     measured = budget_cases.run_measured(budget_cases.write_case(case, "upstream", tmp_path))
 
     assert measured["failures"] == []
-    expected = "TemplateLimitExceeded" if case.startswith("jinja") else "DecompressionLimitExceeded"
+    expected = budget_cases.expected_error(case)
     # Upstream's metadata factory only logs a service that fails to load.
     assert any(expected in line for line in measured["errors"] + measured["log"]), measured
     assert measured["seconds"] < budget_cases.MAX_SECONDS, measured

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from guestsim.agent.resources import check_expanded_size
 from guestsim.agent.userdata.cloudconfig import (
     groups,
     hostname,
@@ -114,6 +115,11 @@ def process_cloud_config(context: AgentContext, service: MetadataService, data: 
         # Upstream logs the Python type of the part it was given and the message's repr.
         LOG.error("Could not process part type %r: %r", type(data), str(ex))
         return CLOUD_CONFIG_DONE
+    # YAML aliases can repeat one part of a small document billions of times (each
+    # handler writes them out): the guest's limit on expanded input bounds it.
+    check_expanded_size(
+        content, context.osutils.get_resource_limits().decompressed_bytes, "the cloud-config"
+    )
     enabled: list[str] = list(context.conf.get("cloud_config_plugins"))
     reboot = False
     for key, value in ordered_keys(content, enabled):
