@@ -19,12 +19,16 @@ from jinja2.sandbox import (
 from jinja2.utils import generate_lorem_ipsum
 from markupsafe import Markup
 
-from guestsim.agent.resources import ResourceLimits, TemplateLimitExceeded
+from guestsim.agent.resources import ResourceLimits, TemplateLimitExceeded, expanded_size
 
 # The filter every for loop's iterable passes through (one step of work per item): a name
 # no template can define, since filters belong to the environment.
 LOOP_FILTER = "guestsim.loop"
 _SIZED = (str, bytes, bytearray, list, tuple, dict, set, frozenset)
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+# Filters that write their value out as text: a container is measured as text first.
+_TEXT_FILTERS = frozenset({"string", "tojson", "pprint", "e", "escape", "forceescape", "safe"})
+_OPERAND_FILTER = "_guestsim_operand"
 _NUMBER = re.compile(r"\d+")
 # A printf-style conversion (``%`` and the ``format`` filter): its mapping key, width,
 # precision and type. Only these numbers pad the output; the literal text's digits do not.
@@ -105,6 +109,9 @@ class BoundedSandbox(SandboxedEnvironment):
         for name, function in list(self.filters.items()):
             self.filters[name] = self._bounded_filter(name, function)
         self.filters[LOOP_FILTER] = self._loop
+        self.filters[_OPERAND_FILTER] = self._as_text_operand
+        # Every ``{{ ... }}`` value is measured as text before it is written out.
+        self.finalize = self._as_text_operand
 
     @property
     def limits(self) -> ResourceLimits:
@@ -116,6 +123,13 @@ class BoundedSandbox(SandboxedEnvironment):
         for loop in tree.find_all(nodes.For):
             loop.iter = nodes.Filter(loop.iter, LOOP_FILTER, [], [], None, None)
             loop.iter.set_lineno(loop.lineno)
+        # Each operand of ``~`` is measured as text before it is turned into text (a list of
+        # large shared strings is small until it is written out).
+        for concat in tree.find_all(nodes.Concat):
+            concat.nodes = [
+                nodes.Filter(operand, _OPERAND_FILTER, [], [], None, None, lineno=concat.lineno)
+                for operand in concat.nodes
+            ]
         return tree
 
     # --- accounting ------------------------------------------------------------------------
@@ -135,9 +149,18 @@ class BoundedSandbox(SandboxedEnvironment):
                 f"{what} in the template would exceed the guest's limit of {limit} characters"
             )
 
+    def _as_text_operand(self, value: Any) -> Any:
+        """``value``, if written out as text it stays within the output limit: a list or
+        mapping of large shared strings is measured by what ``str()`` would make of it."""
+        if isinstance(value, _CONTAINERS):
+            self.check_size(expanded_size(value), "a value written out")
+        return value
+
     def bounded_value(self, value: Any) -> Any:
         """``value``, if it is within the output limit; building it costs a step per
         ``_BYTES_PER_STEP`` of its size, so a render cannot build ever more large values."""
+        if isinstance(value, _CONTAINERS):
+            self._as_text_operand(value)
         if isinstance(value, _SIZED):
             self.check_size(len(value))
             self.spend(len(value) // _BYTES_PER_STEP)
@@ -209,6 +232,8 @@ class BoundedSandbox(SandboxedEnvironment):
         if not values:
             return args
         value, rest = values[0], values[1:]
+        if name in _TEXT_FILTERS or name == "join":
+            self._as_text_operand(value)
         if name == "center":
             self.check_size(_int(rest[0] if rest else kwargs.get("width", 80)))
         elif name == "indent":

@@ -140,7 +140,20 @@ BUILT_BY_A_FORMAT = [
 ]
 
 
-@pytest.mark.parametrize("source", BUILT_BY_A_FORMAT)
+# Lists and mappings of large shared strings are small until written out as text: by
+# ``{{ }}``, ``~`` or a filter that makes text of them.
+WRITTEN_OUT_AS_TEXT = [
+    "{% set x = 'a' * 4000000 %}{{ [x] * 1000 }}",
+    "{% set x = 'a' * 3000000 %}{{ [x, x, x] }}",
+    "{% set x = 'a' * 3000000 %}{{ 'y' ~ [x, x, x] }}",
+    "{% set x = 'a' * 3000000 %}{% set l = [x, x, x] %}{{ l|tojson }}",
+    "{% set x = 'a' * 3000000 %}{% set l = [x, x, x] %}{{ l|string }}",
+    "{% set x = 'a' * 3000000 %}{% set l = [[x], [x], [x]] %}{{ l|join(',') }}",
+    "{% set x = 'a' * 3000000 %}{{ {'a': x, 'b': x} }}",
+]
+
+
+@pytest.mark.parametrize("source", [*BUILT_BY_A_FORMAT, *WRITTEN_OUT_AS_TEXT])
 def test_a_format_is_refused_before_it_builds_its_string(source: str) -> None:
     environment = BoundedSandbox(trim_blocks=True)
     template = environment.from_string(source)
