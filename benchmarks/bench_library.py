@@ -28,10 +28,10 @@ import statistics
 import subprocess
 import sys
 import time
-import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from guestsim.agent.init import InitManager
 from guestsim.simulator.paths import bundled
@@ -41,65 +41,40 @@ LIBRARY = bundled("scenarios")
 TWO_BOOT_OPENSTACK = LIBRARY / "clouds" / "openstack-happy-path.yaml"
 
 
-class AgentTimer:
-    """CPU seconds spent inside the outermost ``configure_host`` calls, per boot."""
+class CallTimer:
+    """CPU seconds spent inside the outermost calls of ``owner.name``, one entry per call
+    (a boot: a respawned agent runs inside its parent's call and is not counted apart)."""
 
-    def __init__(self) -> None:
+    def __init__(self, owner: type, name: str) -> None:
+        self.owner, self.name = owner, name
         self.per_boot: list[float] = []
         self._depth = 0
 
     @contextmanager
     def installed(self) -> Iterator[None]:
-        original: Callable[[InitManager], None] = InitManager.configure_host
+        stored = vars(self.owner)[self.name]  # the raw attribute: a staticmethod stays one
+        original: Callable[..., None] = getattr(self.owner, self.name)
         timer = self
 
-        def timed(manager: InitManager) -> None:
-            # A respawned agent (service password reset) runs inside its parent's call.
+        def timed(*args: Any) -> None:
             timer._depth += 1
             start = time.process_time()
             try:
-                original(manager)
+                original(*args)
             finally:
                 timer._depth -= 1
                 if timer._depth == 0:
                     timer.per_boot.append(time.process_time() - start)
 
-        InitManager.configure_host = timed  # type: ignore[method-assign,assignment]
+        setattr(
+            self.owner,
+            self.name,
+            staticmethod(timed) if isinstance(stored, staticmethod) else timed,
+        )
         try:
             yield
         finally:
-            InitManager.configure_host = original  # type: ignore[method-assign,assignment]
-
-
-class UpstreamTimer:
-    """CPU seconds inside the published agent's outermost ``configure_host`` calls."""
-
-    def __init__(self) -> None:
-        self.per_boot: list[float] = []
-        self._depth = 0
-
-    @contextmanager
-    def installed(self) -> Iterator[None]:
-        from guestsim.simulator.upstream.agent import UpstreamAgent
-
-        original = UpstreamAgent._configure_host
-        timer = self
-
-        def timed(init: types.ModuleType) -> None:
-            timer._depth += 1
-            start = time.process_time()
-            try:
-                original(init)
-            finally:
-                timer._depth -= 1
-                if timer._depth == 0:
-                    timer.per_boot.append(time.process_time() - start)
-
-        UpstreamAgent._configure_host = staticmethod(timed)  # type: ignore[method-assign]
-        try:
-            yield
-        finally:
-            UpstreamAgent._configure_host = staticmethod(original)  # type: ignore[method-assign]
+            setattr(self.owner, self.name, stored)
 
 
 def upstream_ratio(scenarios: list[Scenario], clean_room_pass: float, passes: int) -> str:
@@ -111,7 +86,9 @@ def upstream_ratio(scenarios: list[Scenario], clean_room_pass: float, passes: in
     upstream = [scenario.with_agent("upstream") for scenario in scenarios]
     for scenario in upstream:  # warm-up
         run_scenario(scenario)
-    timer = UpstreamTimer()
+    from guestsim.simulator.upstream.agent import UpstreamAgent
+
+    timer = CallTimer(UpstreamAgent, "_configure_host")
     with timer.installed():
         for _ in range(passes):
             for scenario in upstream:
@@ -172,7 +149,7 @@ def main() -> None:
     load_seconds = time.process_time() - started
     library_pass(scenarios)  # warm-up: imports, caches
 
-    timer = AgentTimer()
+    timer = CallTimer(InitManager, "configure_host")
     passes = []
     with timer.installed():
         for _ in range(args.passes):
