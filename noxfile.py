@@ -36,14 +36,17 @@ def typecheck(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """The library's cost next to the agent's (scenarios/s, overhead ratio, ms per boot, peak
     memory), median wall time per scenario, building config-drive images, start-up (CLI,
-    pytest plugin), the library serially and with --jobs 2, power-loss exploration, and the
-    clean-room library next to the published agent's configure_host ([upstream] extra)."""
+    pytest plugin), the library serially and with --jobs 2, power-loss exploration, the
+    clean-room library next to the published agent's configure_host ([upstream] extra), and
+    the library's HTML report: size, cost, time to open in headless Chromium (Debian's
+    chromium + chromium-driver; without them that figure says why and is skipped)."""
     session.install("-e", ".[test,upstream]")
     session.run("python", "benchmarks/bench_library.py")
     session.run("python", "benchmarks/bench_scenarios.py", *session.posargs)
     session.run("python", "benchmarks/bench_media.py")
     session.run("python", "benchmarks/bench_startup.py")
     session.run("python", "benchmarks/bench_explore.py")
+    session.run("python", "benchmarks/bench_report.py")
 
 
 @nox.session

@@ -67,12 +67,16 @@ def run_records(
     seed: int | None = None,
     overrides: Overrides | None = None,
     jobs: int = 1,
+    keep_states: bool = False,
 ) -> Iterator[RunRecord]:
-    """Run each scenario and yield its record, in order; ``jobs`` > 1 uses worker processes."""
-    yield from each_scenario(run_one, scenarios, jobs, seed, overrides)
+    """Run each scenario and yield its record, in order; ``jobs`` > 1 uses worker processes;
+    ``keep_states``: records carry what each boot changed (``RunRecord.state_changes``)."""
+    yield from each_scenario(run_one, scenarios, jobs, seed, overrides, keep_states)
 
 
-def run_one(scenario: Scenario, seed: int | None, overrides: Overrides | None) -> RunRecord:
+def run_one(
+    scenario: Scenario, seed: int | None, overrides: Overrides | None, keep_states: bool = False
+) -> RunRecord:
     from guestsim.simulator.scenario import run_scenario
 
-    return run_scenario(scenario, seed, overrides=overrides).record()
+    return run_scenario(scenario, seed, overrides=overrides, keep_states=keep_states).record()

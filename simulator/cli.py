@@ -166,8 +166,25 @@ def _with_agent(
     return [scenario.with_agent(agent_name, agent_source) for scenario in scenarios]
 
 
+HTML_HELP = (
+    "one self-contained file (inline styles, script and pictures; it loads nothing from the "
+    "network and opens offline, e.g. from a CI artifact store)"
+)
+
+
 def _report_options(command: F) -> F:
-    """--jobs, --junit and --json, as run and explore share them."""
+    """--jobs, --junit, --json and --html, as run and explore share them."""
+    command = click.option(
+        "--html",
+        "html_path",
+        type=click.Path(dir_okay=False),
+        help=f"Write an HTML report here, {HTML_HELP}: a filterable summary table; per "
+        "scenario each boot as a timeline in virtual time (stages, plugins, metadata "
+        "discovery, requests and faults, sleeps, reboots, power cuts), the unmet expectations "
+        "beside the events that explain them, and what each boot changed in the machine "
+        "(registry, users, files, services); for explore --power-loss, the cut matrix, each "
+        "cut opening its run.",
+    )(command)
     command = click.option(
         "--json", "json_path", type=click.Path(dir_okay=False), help="Write a JSON report here."
     )(command)
@@ -218,7 +235,7 @@ def _report_options(command: F) -> F:
     "--guard",
     is_flag=True,
     help="Hold the run to the host guard: no write outside the temporary folders it makes "
-    "and the --junit/--json files, no process but its own --jobs workers, no connection "
+    "and the --junit/--json/--html files, no process but its own --jobs workers, no connection "
     "beyond loopback. A refused effect ends the run with 'error: guard ...' (exit status 1).",
 )
 @_report_options
@@ -238,6 +255,7 @@ def run(
     jobs: int,
     junit_path: str | None,
     json_path: str | None,
+    html_path: str | None,
     power_loss_at: tuple[int, ...],
     fault_specs: tuple[str, ...],
     extra_boots: int,
@@ -289,6 +307,11 @@ def run(
     )
 
     agent = (agent_name, agent_source)
+    if html_path and (power_loss_at or fault_specs or extra_boots):
+        raise click.UsageError(
+            "--html does not go with --power-loss-at, --fault or --extra-boots: "
+            "guestsim trace SCENARIO takes them with --html"
+        )
     if len(power_loss_at) == 1 and not fault_specs and not extra_boots:
         _replay_cut(paths, power_loss_at[0], seed, agent)
         return
@@ -314,7 +337,9 @@ def run(
             "configuration's: its simulated cloud answers there",
             err=True,
         )
-    records = run_records(runnable, seed, overrides, jobs=jobs or default_jobs())
+    records = run_records(
+        runnable, seed, overrides, jobs=jobs or default_jobs(), keep_states=bool(html_path)
+    )
     outcomes = []
     if _interactive():
         with click.progressbar(records, length=len(runnable), label="scenarios") as bar:
@@ -333,6 +358,10 @@ def run(
         write_junit(outcomes, junit_path, skipped)
     if json_path:
         write_json(outcomes, json_path, skipped)
+    if html_path:
+        from guestsim.simulator.html import run_document
+
+        _write_html(run_document(outcomes, skipped, agent_name), html_path)
     _, failed = summary_counts(outcomes)
     sys.exit(EXIT_FAILED if failed else EXIT_PASSED)
 
@@ -342,7 +371,9 @@ def _guarded_run(params: dict[str, Any]) -> None:
     raised or swallowed, ends it with :class:`GuardViolation` naming each one."""
     from guestsim.simulator import guard as host_guard
 
-    outputs = [path for path in (params["junit_path"], params["json_path"]) if path]
+    outputs = [
+        path for path in (params["junit_path"], params["json_path"], params["html_path"]) if path
+    ]
     policy = host_guard.Policy("guestsim run --guard", writable=outputs)
     outcome: BaseException | None = None
     with host_guard.install().guarding(policy) as refused:
@@ -354,6 +385,16 @@ def _guarded_run(params: dict[str, Any]) -> None:
         raise host_guard.GuardViolation(host_guard.describe(refused, policy.label)) from outcome
     if outcome is not None:
         raise outcome
+
+
+def _write_html(document: dict[str, Any], path: str) -> None:
+    """The report at ``path``; a path that cannot be written is a usage error, one line."""
+    from guestsim.simulator.html import write_html
+
+    try:
+        write_html(document, path)
+    except OSError as ex:
+        raise click.FileError(path, hint=ex.strerror or str(ex)) from ex
 
 
 def _replay_cut(
@@ -461,6 +502,7 @@ def explore(
     jobs: int,
     junit_path: str | None,
     json_path: str | None,
+    html_path: str | None,
     agent_name: str | None,
     agent_source: Path | None,
 ) -> None:
@@ -509,10 +551,14 @@ def explore(
 
     if not power_loss and examples is None:
         raise click.UsageError("say what to explore: --power-loss, --hypothesis N, or both")
+    if html_path and not power_loss:
+        # The page draws the cut matrix; the hypothesis searches are not in it.
+        raise click.UsageError("--html draws the --power-loss exploration: add --power-loss")
     scenarios = _with_agent(_selected_scenarios(paths, keywords, shard), agent_name, agent_source)
     explorations = []
     if power_loss:
-        for exploration in explore_all(scenarios, seed, jobs or default_jobs()):
+        explored = explore_all(scenarios, seed, jobs or default_jobs(), bool(html_path))
+        for exploration in explored:
             explorations.append(exploration)
             click.echo("\n".join(console_lines(exploration)))
         click.echo(summary_line(explorations))
@@ -523,6 +569,10 @@ def explore(
         write_json(explorations, json_path, searches)
     if junit_path:
         write_junit(explorations, junit_path, searches)
+    if html_path:
+        from guestsim.simulator.html import explore_document
+
+        _write_html(explore_document(explorations, agent_name), html_path)
     passed = all(e.passed for e in explorations) and all(s.passed for s in searches)
     sys.exit(EXIT_PASSED if passed else EXIT_FAILED)
 
@@ -557,11 +607,19 @@ def _search_schedules(
     type=click.Choice(["text", "json", "jsonl"]),
     default="text",
     show_default=True,
-    help="text: a per-boot timeline; json: timeline and events as one document; "
-    "jsonl: the raw trace, one event per line.",
+    help="text: a per-boot timeline; json: that timeline (per boot: phases, plugin runs, "
+    "metadata probes, marks) and the events as one document; jsonl: the raw trace, one "
+    "event per line.",
 )
 @click.option("--events", "show_events", is_flag=True, help="With text: list every event too.")
 @click.option("--log", "show_log", is_flag=True, help="Also print the agent's log lines.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    help=f"Also write the run as an HTML page here, {HTML_HELP}: each boot as a timeline, "
+    "the unmet expectations beside their events, and what each boot changed in the machine.",
+)
 @_schedule_options
 @_agent_options
 def trace(
@@ -570,6 +628,7 @@ def trace(
     output_format: str,
     show_events: bool,
     show_log: bool,
+    html_path: str | None,
     power_loss_at: tuple[int, ...],
     fault_specs: tuple[str, ...],
     extra_boots: int,
@@ -579,8 +638,10 @@ def trace(
     """Show what happened in one scenario's run, boot by boot.
 
     SCENARIO is a scenario file or a name from the bundled library as `guestsim list`
-    shows it (e.g. clouds/openstack-happy-path). Each boot lists its stages and plugins
-    with their durations in virtual (guest) time, statuses and reboot flags; --events adds
+    shows it (e.g. clouds/openstack-happy-path). Each boot lists its phases (the agent's
+    own work, the stages with their plugins, the metadata discovery with each service
+    tried) with their durations in virtual (guest) time, statuses and reboot flags, and
+    what filled that time (requests, faults, retry waits); --events adds
     every OS change, HTTP request, DHCP exchange, sleep and reboot. The output is identical
     for the same scenario and seed on every host.
     """
@@ -594,10 +655,12 @@ def trace(
         from guestsim.simulator.schedules import build_schedule_machine
 
         schedule = _schedule_option(power_loss_at, fault_specs, extra_boots)
-        result = build_schedule_machine(loaded, schedule, seed).run()
+        machine = build_schedule_machine(loaded, schedule, seed)
+        machine.keep_states = bool(html_path)
+        result = machine.run()
         outcome = ScenarioOutcome(loaded, result, loaded.check(result))
     elif not power_loss_at:
-        outcome = run_scenario(loaded, seed)
+        outcome = run_scenario(loaded, seed, keep_states=bool(html_path))
     else:
         from guestsim.simulator.explore import build_cut_machine, reference_run
         from guestsim.simulator.scenario import ScenarioOutcome
@@ -608,7 +671,7 @@ def trace(
                 f"the run has {effects} side effects (cut points 1-{effects + 1})",
                 param_hint="--power-loss-at",
             )
-        result = build_cut_machine(loaded, power_loss_at[0], seed).run()
+        result = build_cut_machine(loaded, power_loss_at[0], seed, bool(html_path)).run()
         outcome = ScenarioOutcome(loaded, result, loaded.check(result))
     run_trace = outcome.result.trace
     if output_format == "jsonl":
@@ -620,6 +683,10 @@ def trace(
         click.echo(console_line(outcome.record()))
     if show_log:
         click.echo("\n".join(outcome.result.log))
+    if html_path:
+        from guestsim.simulator.html import trace_document
+
+        _write_html(trace_document(outcome.record(), agent_name), html_path)
 
 
 @cli.command()

@@ -94,13 +94,15 @@ class DhcpServer:
 
 @dataclass(frozen=True)
 class DhcpExchange:
-    """One datagram exchange, for the trace. ``answered`` is None when nobody replied."""
+    """One datagram exchange, for the trace. ``answered`` is None when nobody replied: the
+    client then waits out its ``timeout`` (seconds)."""
 
     server: str | None
     source: str
     client_mac: str
     requested: tuple[int, ...]
     answered: tuple[int, ...] | None
+    timeout: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -264,7 +266,7 @@ class SimulatedDhcpNetwork:
             )
             answered = (*requested, *extra)
             reply = _build_offer(target, discover, answered)
-        record = DhcpExchange(server, source, discover.mac, discover.requested, answered)
+        record = DhcpExchange(server, source, discover.mac, discover.requested, answered, timeout)
         self._exchanges.append(record)
         if self._on_exchange is not None:
             self._on_exchange(record)

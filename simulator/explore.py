@@ -25,7 +25,7 @@ from guestsim.simulator.errors import GuestsimError
 from guestsim.simulator.expectations import check_expectations
 from guestsim.simulator.machine import Machine, RunResult
 from guestsim.simulator.powerloss import SideEffect
-from guestsim.simulator.scenario import Scenario
+from guestsim.simulator.scenario import RunRecord, Scenario, ScenarioOutcome
 from guestsim.simulator.statediff import (
     cloud_snapshot,
     diff_lines,
@@ -64,6 +64,8 @@ class Cut:
     outcome: str
     diff: tuple[str, ...]
     boots: int
+    # The cut run (trace, what each boot changed), when kept for the HTML report.
+    run: RunRecord | None = field(default=None, compare=False, repr=False)
 
     @property
     def finding_id(self) -> str:
@@ -102,17 +104,23 @@ class Exploration:
     # Declared in expect.power_loss.known_findings but not found: like a strict xfail, the
     # scenario fails until its declaration says what the agent does now.
     stale_known: list[str] = field(default_factory=list)
+    # The uninterrupted run, when runs are kept for the HTML report (``keep_runs``).
+    reference: RunRecord | None = None
 
     @property
     def passed(self) -> bool:
         return self.error is None and all(f.known for f in self.findings) and not self.stale_known
 
 
-def build_cut_machine(scenario: Scenario, cut: int | None, seed: int | None = None) -> Machine:
-    """The scenario's machine, numbering its side effects, the power failing at ``cut``."""
+def build_cut_machine(
+    scenario: Scenario, cut: int | None, seed: int | None = None, keep_states: bool = False
+) -> Machine:
+    """The scenario's machine, numbering its side effects, the power failing at ``cut``;
+    ``keep_states``: it keeps what each boot changed (``Machine.keep_states``)."""
     machine = scenario.build_machine(seed)
     machine.max_boots += 1 if cut is not None else 0  # a cut costs a boot
     machine.configure_power_loss(cut)
+    machine.keep_states = keep_states
     return machine
 
 
@@ -171,14 +179,17 @@ def judge(
     return ("diverged" if lines else "converged"), lines
 
 
-def reference_run(scenario: Scenario, seed: int | None = None) -> Reference:
-    return Reference.of(build_cut_machine(scenario, None, seed).run())
+def reference_run(
+    scenario: Scenario, seed: int | None = None, keep_states: bool = False
+) -> Reference:
+    return Reference.of(build_cut_machine(scenario, None, seed, keep_states).run())
 
 
 def explore_cut(
-    scenario: Scenario, ref: Reference, index: int, seed: int | None = None
+    scenario: Scenario, ref: Reference, index: int, seed: int | None = None, keep_run: bool = False
 ) -> tuple[Cut, RunResult]:
-    """One cut run, judged against the reference."""
+    """One cut run, judged against the reference; ``keep_run``: the cut keeps its run
+    (``Cut.run``, its diff as failures)."""
     effects = ref.result.side_effects
     if not 1 <= index <= len(effects) + 1:
         raise ValueError(
@@ -187,18 +198,28 @@ def explore_cut(
         )
     effect = effects[index - 1] if index <= len(effects) else None
     plugin = _plugin_at(ref.result, effect) if effect is not None else AGENT
-    result = build_cut_machine(scenario, index, seed).run()
+    result = build_cut_machine(scenario, index, seed, keep_run).run()
     username = str(scenario.effective_conf().get("username"))
     outcome, diff = judge(scenario, ref, result, username)
-    return Cut(index, effect, plugin, outcome, tuple(diff), result.boot_count), result
+    run = ScenarioOutcome(scenario, result, diff).record() if keep_run else None
+    return Cut(index, effect, plugin, outcome, tuple(diff), result.boot_count, run), result
 
 
-def explore_power_loss(scenario: Scenario, seed: int | None = None) -> Exploration:
-    """The reference run, then one run per cut point; findings grouped."""
-    ref = reference_run(scenario, seed)
+def explore_power_loss(
+    scenario: Scenario, seed: int | None = None, keep_runs: bool = False
+) -> Exploration:
+    """The reference run, then one run per cut point; findings grouped. ``keep_runs``: the
+    exploration keeps each run (trace, per-boot changes) for the HTML report."""
+    ref = reference_run(scenario, seed, keep_runs)
     effects = list(ref.result.side_effects)
-    cuts = [explore_cut(scenario, ref, index, seed)[0] for index in range(1, len(effects) + 2)]
+    cuts = [
+        explore_cut(scenario, ref, index, seed, keep_runs)[0]
+        for index in range(1, len(effects) + 2)
+    ]
     exploration = Exploration(scenario, effects, cuts)
+    if keep_runs:
+        checked = ScenarioOutcome(scenario, ref.result, scenario.check(ref.result))
+        exploration.reference = checked.record()
     known = known_findings(scenario)
     exploration.findings = group_findings(cuts, known)
     exploration.stale_known = sorted(known - {f.id for f in exploration.findings})
@@ -227,16 +248,17 @@ def group_findings(cuts: Sequence[Cut], known: set[str]) -> list[Finding]:
     return list(findings.values())
 
 
-def explore_one(scenario: Scenario, seed: int | None) -> Exploration:
+def explore_one(scenario: Scenario, seed: int | None, keep_runs: bool = False) -> Exploration:
     """An exploration that reports a scenario the simulator cannot run instead of raising."""
     try:
-        return explore_power_loss(scenario, seed)
+        return explore_power_loss(scenario, seed, keep_runs)
     except GuestsimError as ex:
         return Exploration(scenario, [], [], error=str(ex))
 
 
 def explore_all(
-    scenarios: Sequence[Scenario], seed: int | None = None, jobs: int = 1
+    scenarios: Sequence[Scenario], seed: int | None = None, jobs: int = 1, keep_runs: bool = False
 ) -> Iterator[Exploration]:
-    """Each scenario's exploration, in order; ``jobs`` > 1 explores in worker processes."""
-    yield from each_scenario(explore_one, scenarios, jobs, seed)
+    """Each scenario's exploration, in order; ``jobs`` > 1 explores in worker processes;
+    ``keep_runs``: each keeps its runs for the HTML report (``explore_power_loss``)."""
+    yield from each_scenario(explore_one, scenarios, jobs, seed, keep_runs)

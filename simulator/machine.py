@@ -7,7 +7,7 @@ import random
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from guestsim.agent.config import AgentConfig
 from guestsim.agent.init import DEFAULT_ARGV, NO_RESET_FLAG, InitManager
@@ -62,6 +62,15 @@ class BootRecord:
 
 
 @dataclass
+class BootChanges:
+    """What one power-on changed in the machine's persistent state (``Machine.keep_states``):
+    ``statediff.state_changes`` from before the power-on to the end of the boot."""
+
+    number: int  # 0: the sysprep pass; a boot the power cut repeats appears again
+    changes: list[dict[str, Any]]
+
+
+@dataclass
 class RunResult:
     boots: list[BootRecord]
     trace: Trace
@@ -75,6 +84,8 @@ class RunResult:
     side_effects: list[SideEffect] = field(default_factory=list)
     # The configuration the agent booted with (for hints); None when not known.
     conf: AgentConfig | None = None
+    # Per power-on, in order, when the machine kept them (``Machine.keep_states``).
+    state_changes: list[BootChanges] | None = None
 
     @property
     def boot_count(self) -> int:
@@ -198,6 +209,10 @@ class Machine:
         # Power-ons nobody asked for, after a boot where the agent stopped on its own (an
         # operator's or the host's restart): ``guestsim explore --hypothesis`` schedules.
         self.extra_boots = 0
+        # What each power-on changed (the HTML report): two snapshots a boot, so only when
+        # asked for; a run without it pays nothing.
+        self.keep_states = False
+        self.state_changes: list[BootChanges] = []
 
     # --- the world around the agent ----------------------------------------------------------
 
@@ -220,6 +235,8 @@ class Machine:
             client_mac=exchange.client_mac,
             requested=exchange.requested,
             answered=exchange.answered,
+            # The wait is the guest's time until its timeout: shown as the request's span.
+            **({"waited_s": exchange.timeout} if exchange.answered is None else {}),
         )
 
     def configure_power_loss(self, cut_at: int | Iterable[int] | None) -> None:
@@ -316,7 +333,19 @@ class Machine:
                 logger.setLevel(level)
 
     def boot(self, number: int, conf: AgentConfig | None = None) -> BootRecord:
-        """One power-on with the agent started by its service (``conf`` for this boot)."""
+        """One power-on with the agent started by its service (``conf`` for this boot); with
+        ``keep_states``, what it changed is added to ``state_changes``."""
+        if not self.keep_states:
+            return self._power_on(number, conf)
+        from guestsim.simulator.statediff import machine_snapshot, state_changes
+
+        before = machine_snapshot(self.state)
+        record = self._power_on(number, conf)
+        changes = state_changes(before, machine_snapshot(self.state))
+        self.state_changes.append(BootChanges(number, changes))
+        return record
+
+    def _power_on(self, number: int, conf: AgentConfig | None) -> BootRecord:
         self._boot_conf = conf or self.conf
         self.trace.boot = number
         self.state.power_on()
@@ -386,6 +415,7 @@ class Machine:
             unattend,
             self.side_effects,
             self.conf,
+            self.state_changes if self.keep_states else None,
         )
 
     def _boot_until_done(self, boots: list[BootRecord], findings: list[str]) -> None:

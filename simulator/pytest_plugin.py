@@ -220,12 +220,12 @@ def guest_machine(pytestconfig: pytest.Config) -> GuestMachine:
       ``metadata_service_probe`` (service, result, error), ``metadata_service`` (name,
       instance_id), ``config_drive_search`` (type, location, label, result, error),
       ``http`` (method, url, status, error), ``fault`` (index, method, url, status,
-      error, delay, body), ``dhcp`` (server, requested, answered), ``os`` (call and its
-      arguments: every change to the fake Windows), ``script`` (path, interpreter,
-      exit_code), ``python_import`` (path, types), ``sleep`` (seconds),
-      ``provisioning_report`` (state), ``reboot_requested``, ``reboot``, ``respawn``
-      (user), ``agent_done`` (success), ``agent_service_stopped``, ``agent_exit``
-      (exit_code, error), ``not_modelled`` (what), ``agent_hung`` (method, url),
+      error, delay, body), ``dhcp`` (server, requested, answered; waited_s when
+      unanswered), ``os`` (call and its arguments: every change to the fake Windows),
+      ``script`` (path, interpreter, exit_code), ``python_import`` (path, types),
+      ``sleep`` (seconds), ``provisioning_report`` (state), ``reboot_requested``,
+      ``reboot``, ``respawn`` (user), ``agent_done`` (success), ``agent_service_stopped``,
+      ``agent_exit`` (exit_code, error), ``not_modelled`` (what), ``agent_hung`` (method, url),
       ``reboot_loop`` (boots), ``sysprep_reboot``, ``extra_boot``, ``power_loss`` (at,
       effect, call).
 

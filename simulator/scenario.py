@@ -23,7 +23,7 @@ from guestsim.simulator.overrides import Overrides
 
 if TYPE_CHECKING:
     # Loading and listing scenarios must stay cheap: the world is imported when built.
-    from guestsim.simulator.machine import AgentProgram, Machine, RunResult
+    from guestsim.simulator.machine import AgentProgram, BootChanges, Machine, RunResult
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 
@@ -361,7 +361,11 @@ class ScenarioOutcome:
     def record(self) -> RunRecord:
         """What the reports keep of this run."""
         return RunRecord(
-            self.scenario, self.failures, self.result.boot_count, self.result.trace.to_jsonl()
+            self.scenario,
+            self.failures,
+            self.result.boot_count,
+            self.result.trace.to_jsonl(),
+            self.result.state_changes,
         )
 
 
@@ -374,6 +378,8 @@ class RunRecord:
     failures: list[str]
     boot_count: int
     trace_jsonl: str
+    # What each power-on changed, when the run kept it (``run_scenario(keep_states=True)``).
+    state_changes: list[BootChanges] | None = None
 
     @property
     def passed(self) -> bool:
@@ -545,8 +551,13 @@ def run_scenario(
     transport: str = "inprocess",
     overrides: Overrides | None = None,
     agent: AgentProgram | None = None,
+    keep_states: bool = False,
 ) -> ScenarioOutcome:
-    result = scenario.build_machine(seed, transport, overrides, agent).run()
+    """Run the scenario and judge it; ``keep_states``: keep what each boot changed in the
+    machine's state (``RunResult.state_changes``), at two snapshots a boot."""
+    machine = scenario.build_machine(seed, transport, overrides, agent)
+    machine.keep_states = keep_states
+    result = machine.run()
     return ScenarioOutcome(
         scenario, result, scenario.check(result, scenario.effective_conf(overrides))
     )

@@ -147,10 +147,18 @@ class _Absent:
 
 _MISSING = _Absent()
 
+Difference = tuple[tuple[str, ...], Any, Any]
 
-def _differences(
-    want: Any, got: Any, path: tuple[str, ...], out: list[tuple[tuple[str, ...], Any, Any]]
-) -> None:
+
+def differences(before: Any, after: Any) -> list[Difference]:
+    """Each value that differs between two snapshots: its path (keys; list records as
+    ``#1``...), the value before and after; a side without it has :data:`ABSENT`'s marker."""
+    found: list[Difference] = []
+    _differences(before, after, (), found)
+    return found
+
+
+def _differences(want: Any, got: Any, path: tuple[str, ...], out: list[Difference]) -> None:
     if want == got:
         return
     if isinstance(want, dict) and isinstance(got, dict):
@@ -176,12 +184,23 @@ def _records(items: list[Any]) -> bool:
 
 def diff_lines(reference: dict[str, Any], other: dict[str, Any], where: str) -> list[str]:
     """One line per value that differs: ``<where> a / b / c: X in the reference, Y here``."""
-    found: list[tuple[tuple[str, ...], Any, Any]] = []
-    _differences(reference, other, (), found)
     return [
         f"{where} {' / '.join(path)}: {want!r} in the reference run, {got!r} after the cut"
-        for path, want, got in found
+        for path, want, got in differences(reference, other)
     ]
+
+
+def state_changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    """What changed from one machine snapshot to another, as JSON-able records:
+    ``{"path": [...], "before": value or "absent", "after": value or "absent"}``."""
+    return [
+        {"path": list(path), "before": _json(want), "after": _json(got)}
+        for path, want, got in differences(before, after)
+    ]
+
+
+def _json(value: Any) -> Any:
+    return ABSENT if value is _MISSING else value
 
 
 # --- the password the cloud holds ---------------------------------------------------------

@@ -66,6 +66,17 @@ class Trace:
     def to_jsonl(self) -> str:
         return "".join(event.to_json() + "\n" for event in self.events)
 
+    @classmethod
+    def from_jsonl(cls, text: str) -> Trace:
+        """The trace ``to_jsonl`` wrote (a ``RunRecord`` keeps a run's trace as that text)."""
+        trace = cls()
+        for line in text.splitlines():
+            fields = json.loads(line)
+            trace.boot = fields.pop("boot")
+            seq, t_ms, kind = fields.pop("seq"), fields.pop("t_ms"), fields.pop("kind")
+            trace.events.append(Event(seq, trace.boot, t_ms, kind, fields))
+        return trace
+
 
 def diff_traces(expected: str, actual: str, context: int = 3) -> str:
     """A unified diff of two JSON-lines traces; empty when they are identical."""

@@ -68,6 +68,9 @@ def test_the_wheel_installs_one_top_level_package(wheel: Path) -> None:
     assert "guestsim/agent/init.py" in names and "guestsim/simulator/cli.py" in names
     assert "guestsim/simulator/bundled/scenarios/clouds/openstack-happy-path.yaml" in names
     assert "guestsim/simulator/bundled/fixtures/confs/stock-cloudbase-init.conf" in names
+    # The HTML report's page inlines these: package data, read with importlib.resources.
+    assert "guestsim/simulator/html/assets/report.js" in names
+    assert "guestsim/simulator/html/assets/report.css" in names
 
 
 def test_the_entry_points_name_the_namespaced_modules(wheel: Path) -> None:

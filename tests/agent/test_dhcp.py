@@ -120,7 +120,7 @@ def test_option_server_lacks_is_absent_and_order_follows_request() -> None:
     assert OPTION_AZURE_WIRESERVER not in opts
     assert list(opts) == [53, 54, OPTION_NTP_SERVERS, OPTION_MTU]
     assert records == [
-        DhcpExchange("10.0.0.1", LOCAL_IP, MAC, (42, 245, 26), (42, 26)),
+        DhcpExchange("10.0.0.1", LOCAL_IP, MAC, (42, 245, 26), (42, 26), records[0].timeout),
     ]
     assert net.exchanges == tuple(records)
 
@@ -128,7 +128,9 @@ def test_option_server_lacks_is_absent_and_order_follows_request() -> None:
 def test_non_responding_server_gives_none_and_is_recorded() -> None:
     net = network(DhcpServer.with_mtu("10.0.0.1", 1450, responds=False))
     assert get_dhcp_options(net, stub_os(), "10.0.0.1", [OPTION_MTU]) is None
-    assert net.exchanges == (DhcpExchange("10.0.0.1", LOCAL_IP, MAC, (26,), None),)
+    (exchange,) = net.exchanges
+    assert exchange == DhcpExchange("10.0.0.1", LOCAL_IP, MAC, (26,), None, exchange.timeout)
+    assert exchange.timeout > 0
 
 
 def test_unicast_to_absent_server_gives_none() -> None:

@@ -154,10 +154,15 @@ def test_trace_prints_a_timeline_with_reboots_and_virtual_time() -> None:
     result = invoke("trace", str(BOOT / "hostname-reboot-allowed.yaml"))
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert lines[0] == "Boot 1 at 0.0s (metadata: HttpService)"
-    assert "    SetHostNamePlugin                       0.0s  ok status=1 reboot=True" in lines
+    assert lines[0] == "Boot 1 at 0.0s: ran 0.0s, metadata service HttpService"
+    assert (
+        "    SetHostNamePlugin                       0.0s  ok status=1 reboot=True; 2 OS changes"
+        in lines
+    )
     assert "  ended: reboot" in lines
-    assert "Boot 2 at 45.0s (metadata: HttpService)" in lines
+    assert "Boot 2 at 45.0s, 45.0s after boot 1 ended: ran 3.0s, metadata service HttpService" in (
+        lines
+    )
     assert "    SetHostNamePlugin                       0.0s  skipped: done" in lines
     assert lines[-1] == "PASS  reboots/hostname-reboot-allowed  (2 boots)"
 
@@ -171,8 +176,8 @@ def test_trace_shows_plugin_durations_in_virtual_time() -> None:
 def test_trace_json_has_the_timeline_and_the_events() -> None:
     result = invoke("trace", str(LIBRARY / "failures" / "plugin-raises.yaml"), "--format", "json")
     document = json.loads(result.output)
-    first_main = document["boots"][0]["stages"][2]
-    assert first_main["stage"] == "MAIN" and first_main["success"] is False
+    first_main = document["boots"][0]["phases"][3]
+    assert first_main["name"] == "MAIN" and first_main["verdict"] == "failed"
     assert [p["outcome"] for p in first_main["plugins"]] == ["ok", "failed", "ok"]
     assert document["events"][0]["kind"] == "boot"
 

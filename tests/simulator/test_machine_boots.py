@@ -514,6 +514,7 @@ def test_an_unanswered_dhcp_request_costs_its_timeout_in_guest_time() -> None:
             "client_mac": "52:54:00:12:34:56",
             "requested": [26],
             "answered": None,
+            "waited_s": 5.0,
         }
     ]
     (end,) = result.trace.of_kind("plugin_end")
