@@ -213,6 +213,7 @@ class Machine:
         # asked for; a run without it pays nothing.
         self.keep_states = False
         self.state_changes: list[BootChanges] = []
+        self._certificate_names: dict[str, str] = {}
 
     # --- the world around the agent ----------------------------------------------------------
 
@@ -339,9 +340,9 @@ class Machine:
             return self._power_on(number, conf)
         from guestsim.simulator.statediff import machine_snapshot, state_changes
 
-        before = machine_snapshot(self.state)
+        before = machine_snapshot(self.state, self._certificate_names)
         record = self._power_on(number, conf)
-        changes = state_changes(before, machine_snapshot(self.state))
+        changes = state_changes(before, machine_snapshot(self.state, self._certificate_names))
         self.state_changes.append(BootChanges(number, changes))
         return record
 

@@ -50,8 +50,12 @@ def _secret(value: Any) -> str | None:
     return None if value in (None, "") else "set"
 
 
-def machine_snapshot(state: WindowsState) -> dict[str, Any]:
-    """What the machine keeps across a power cycle, as plain data."""
+def machine_snapshot(
+    state: WindowsState, certificate_names: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """What the machine keeps across a power cycle, as plain data. Certificates are named
+    by the order they are first met; snapshots compared within one run share
+    ``certificate_names`` so a certificate keeps its name and a replaced one gets a new one."""
     snapshot: dict[str, Any] = {}
     for field in dataclasses.fields(state):
         value = getattr(state, field.name)
@@ -93,7 +97,9 @@ def machine_snapshot(state: WindowsState) -> dict[str, Any]:
             snapshot["network"] = network
         else:
             snapshot[field.name] = _plain(value)
-    aliased: dict[str, Any] = _aliased_thumbprints(snapshot, {})
+    aliased: dict[str, Any] = _aliased_thumbprints(
+        snapshot, {} if certificate_names is None else certificate_names
+    )
     return aliased
 
 

@@ -258,6 +258,14 @@ class Page:
                 f"{self.url}: nothing matches {selector!r} after {timeout} s"
             ) from timeout_error
 
+    def reveal(self, selector: str, ready: str, timeout: float = 10.0) -> float:
+        """Scroll the element ``selector`` into view, then wait until ``ready`` matches: for
+        what a page builds only when it comes near the viewport."""
+        self.driver.execute_script(
+            "document.querySelector(arguments[0]).scrollIntoView({block: 'start'});", selector
+        )
+        return self.wait_for(ready, timeout)
+
     def wait_until(self, expression: str, timeout: float = 10.0) -> Any:
         """Poll the JavaScript ``expression`` until it is truthy; its value."""
         deadline = time.monotonic() + timeout

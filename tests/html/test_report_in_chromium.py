@@ -299,7 +299,7 @@ def test_a_cut_cell_opens_that_runs_section(chromium: Browser, tmp_path: Path) -
 
 def test_a_failures_event_link_highlights_its_mark(chromium: Browser, tmp_path: Path) -> None:
     page = open_report(chromium, sample_document(), tmp_path / "sample.html")
-    page.wait_for('section#s1[data-rendered="true"]')
+    page.reveal("#s1", 'section#s1[data-rendered="true"]')
     links = page.find_all("#s1 .failure a.event-link")
     assert [link.get_attribute("data-seq") for link in links] == ["12", "33", "45", "31"]
     click(page, "#s1 .failure a.event-link[data-seq='45']")
@@ -314,7 +314,7 @@ def test_a_failures_event_link_highlights_its_mark(chromium: Browser, tmp_path: 
 def test_hostile_guest_text_shows_as_text(chromium: Browser, tmp_path: Path) -> None:
     page = open_report(chromium, sample_document(), tmp_path / "sample.html")
     page.run("window.alert = () => { document.title = 'ALERTED'; };")
-    page.wait_for('section#s1[data-rendered="true"]')
+    page.reveal("#s1", 'section#s1[data-rendered="true"]')
     click(page, "#s2 > details > summary")
     click(page, "#s1 details.state-changes > summary")
     click(page, "#s1 details.events > summary")
@@ -375,7 +375,7 @@ def test_a_drag_across_a_timeline_zooms_in_and_the_button_out(
     from selenium.webdriver.common.action_chains import ActionChains
 
     page = open_report(chromium, sample_document(), tmp_path / "sample.html")
-    page.wait_for('section#s1[data-rendered="true"]')
+    page.reveal("#s1", 'section#s1[data-rendered="true"]')
     svg = "#s1 svg.boot-timeline[data-boot='1']"
     element = page.find(svg)
     page.run("arguments[0].scrollIntoView({block: 'center'});", element)
@@ -434,7 +434,7 @@ def test_a_report_of_one_scenario_shows_its_timeline_at_once(
     document = sample_document()
     document.update(kind="trace", explore=None, scenarios=[document["scenarios"][0]])
     page = open_report(chromium, document, tmp_path / "trace.html")
-    page.wait_for('section#s0[data-rendered="true"]')
+    page.reveal("#s0", 'section#s0[data-rendered="true"]')
     assert page.find("#s0 > details").get_attribute("open") is not None
     assert page.find("#s0 svg.boot-timeline[data-boot='1']").is_displayed()
     assert_quiet(page)

@@ -42,7 +42,7 @@ def open_run(chromium: Browser, path: str, folder: Path) -> Page:
     write_html(run_document([record(path)]), html)
     page = chromium.open(html)
     page.wait_for("#app[data-state='ready']")
-    page.wait_for('section#s0[data-rendered="true"]')
+    page.reveal("#s0", 'section#s0[data-rendered="true"]')
     return page
 
 
@@ -207,7 +207,7 @@ def test_a_document_without_the_order_is_drawn_on_linear_time(
     html = tmp_path / "sample.html"
     write_html(document, html)
     page = chromium.open(html)
-    page.wait_for('section#s1[data-rendered="true"]')
+    page.reveal("#s1", 'section#s1[data-rendered="true"]')
     axes = numbers(page, "#s1 svg.boot-timeline", "el.dataset.axis")
     assert axes and set(axes) == {"linear"}
     assert page.find_all("#s1 input.axis-linear") == []

@@ -24,7 +24,10 @@ from guestsim.simulator.scenario import (
     load_scenario,
     run_scenario,
 )
+from guestsim.simulator.statediff import machine_snapshot, state_changes
 from guestsim.simulator.trace import Event, Trace
+from guestsim.simulator.windows.certificates import StoredCertificate
+from guestsim.simulator.windows.defaults import default_windows_state
 
 LIBRARY = bundled("scenarios")
 HOSTNAME = LIBRARY / "reboots" / "hostname-reboot-allowed.yaml"
@@ -69,6 +72,23 @@ def test_the_renaming_boot_changes_name_and_plugin_status_and_the_next_boot_noth
         "before": "absent",
         "after": {"SetHostNamePlugin": {"data": 1, "type": "REG_DWORD"}},
     } in changes[1]
+
+
+def test_a_certificate_replaced_in_a_boot_shows_as_another_certificate() -> None:
+    # Each snapshot names certificates by the order it meets them; two snapshots of one run
+    # share the names, or a boot that swaps one certificate for another shows no change.
+    state = default_windows_state()
+    first = StoredCertificate(
+        "LocalMachine", "My", "A" * 40, "CN=guest", "CN=guest", None, True, b"1", "self-signed"
+    )
+    state.certificates.certificates.append(first)
+    names: dict[str, str] = {}
+    before = machine_snapshot(state, names)
+    state.certificates.certificates[-1] = dataclasses.replace(first, thumbprint="B" * 40)
+    changes = state_changes(before, machine_snapshot(state, names))
+    thumbprints = [c for c in changes if c["path"][-1] == "thumbprint"]
+    assert len(thumbprints) == 1
+    assert (thumbprints[0]["before"], thumbprints[0]["after"]) != ("certificate 1",) * 2
 
 
 def test_a_password_shows_as_set_never_its_value() -> None:

@@ -225,26 +225,8 @@
   const shown = h("span", { id: "shown-count", class: "shown-count", "aria-live": "polite" });
   const controls = h("div", { class: "controls", role: "search" }, filter, verdictFilter, shown);
 
-  const legend = h(
-    "div",
-    { class: "legend", "aria-label": "Legend" },
-    [
-      ["sw-done", "plugin done"],
-      ["sw-next-boot", "plugin: next boot"],
-      ["sw-failed", "plugin failed"],
-      ["sw-interrupted", "interrupted"],
-      ["sw-skipped", "skipped plugin"],
-      ["sw-http", "HTTP request"],
-      ["sw-bad", "fault / error"],
-      ["sw-sleep", "sleep"],
-      ["sw-os", "OS change"],
-      ["sw-power", "power cut"],
-      ["sw-axis-time", "axis: virtual time passing, to scale"],
-      ["sw-axis-order", "axis: one instant, its events spread out in order"],
-    ].map(([cls, text]) =>
-      h("span", { class: "legend-item" }, h("i", { class: `sw ${cls}` }), text),
-    ),
-  );
+  // The legend: filled once the timeline's drawing is defined (see fillLegend).
+  const legend = h("div", { class: "legend", role: "group", "aria-label": "Legend" });
 
   // --- summary table ---------------------------------------------------------------------
 
@@ -447,8 +429,21 @@
     return null;
   }
 
+  // An explored scenario's failure line that is one of its findings ("<id> (cuts 3, 5)", as
+  // the document names it): that finding and its exploration.
+  function findingOf(sc, failure) {
+    for (const ex of explorations) {
+      if (String(ex.scenario) !== String(sc.id) || !Array.isArray(ex.findings)) continue;
+      for (const f of ex.findings) {
+        const cuts = Array.isArray(f.cuts) ? f.cuts : [];
+        const named = `${f.id} (cuts ${cuts.join(", ")})`;
+        if (cuts.length && (failure.finding === f.id || failure.text === named)) return { ex, f };
+      }
+    }
+    return null;
+  }
+
   function failureList(section, sc, failures) {
-    const id = String(sc.id);
     const list = h("ul", { class: "failures", "aria-label": "Unmet expectations" });
     for (const f of failures) {
       const item = h(
@@ -456,6 +451,16 @@
         { class: "failure" },
         h("span", { class: "failure-text", text: f.text == null ? String(f) : f.text }),
       );
+      const found = f && typeof f === "object" ? findingOf(sc, f) : null;
+      if (found) {
+        const link = h("a", {
+          href: `#explore-${found.ex.scenario}`,
+          class: "finding-link",
+          text: `show ${found.f.cuts.length === 1 ? "its cut" : "its cuts"} in the cut matrix`,
+        });
+        link._finding = found;
+        item.appendChild(h("p", { class: "failure-finding" }, link));
+      }
       const seqs = Array.isArray(f.events) ? f.events : [];
       if (seqs.length) {
         const links = h("ul", { class: "failure-events", "aria-label": "Events that explain it" });
@@ -479,21 +484,69 @@
       list.appendChild(item);
     }
     list.addEventListener("click", (ev) => {
+      const finding = ev.target.closest("a.finding-link");
+      if (finding) {
+        ev.preventDefault();
+        showFinding(finding._finding.ex, finding._finding.f);
+        return;
+      }
       const link = ev.target.closest("a.event-link");
       if (!link) return;
       ev.preventDefault();
       showEvent(section, Number(link.dataset.seq));
+      // The address names the item: a link to it, to keep or share.
+      history.replaceState(null, "", link.getAttribute("href"));
     });
     return list;
   }
 
-  // Highlight the mark (or bar) and the rows of one event, and bring it into view.
-  function showEvent(section, seq) {
+  // Open an exploration's block and highlight the matrix cells of one finding's cuts (and the
+  // finding in its list); the first cell is scrolled to and focused.
+  function showFinding(ex, f) {
+    const block = document.getElementById(`explore-${ex.scenario}`);
+    if (!block) return;
+    block.hidden = false;
+    block.open = true;
+    buildLazyDetails(block);
+    for (const old of block.querySelectorAll("td.cut.highlight, li.finding.highlight")) {
+      old.classList.remove("highlight");
+    }
+    const cuts = new Set((f.cuts || []).map(Number));
+    const cells = [...block.querySelectorAll("td.cut")].filter((cell) =>
+      cuts.has(Number(cell.dataset.index)),
+    );
+    for (const cell of cells) cell.classList.add("highlight");
+    for (const li of block.querySelectorAll("li.finding")) {
+      if (li._finding === f) li.classList.add("highlight");
+    }
+    if (!cells.length) return;
+    const button = cells[0].querySelector("button");
+    if (button) button.focus({ preventScroll: true });
+    cells[0].scrollIntoView({ block: "center", behavior: "smooth" });
+  }
+
+  // Highlight the mark (or bar) and the rows of one event, and bring it into view. ``el``: the
+  // id of the item to show (a link's), when it names one.
+  function showEvent(section, seq, el) {
     openSection(section);
     const sc = section._scenario;
     for (const old of section.querySelectorAll(".highlight")) old.classList.remove("highlight");
     const hit = seqIndex(sc).get(seq);
-    const shape = hit ? document.getElementById(hit.el) : null;
+    const find = () => {
+      for (const name of [el, hit && hit.el]) {
+        const found = name ? document.getElementById(name) : null;
+        if (found && section.contains(found) && found.closest("svg")) return found;
+      }
+      return null;
+    };
+    let shape = find();
+    if (!shape && hit) {
+      // Zoomed in, the item may lie outside the window: show the whole boot again.
+      for (const svg of section.querySelectorAll("svg.boot-timeline.zoomed")) {
+        if (svg.parentNode && svg.parentNode._zoom) svg.parentNode._zoom(null);
+      }
+      shape = find();
+    }
     let target = null;
     if (shape) {
       shape.classList.add("highlight");
@@ -537,6 +590,12 @@
     const boots = (sc.timeline && sc.timeline.boots) || [];
     if (!sc.timeline) {
       add(body, h("p", { class: "muted", text: "No timeline: the scenario did not run." }));
+    } else if (!boots.length) {
+      const reason = sc.outcome || sc.skip_reason;
+      add(
+        body,
+        h("p", { class: "no-boots", text: reason ? `No boot ran: ${reason}` : "No boot ran." }),
+      );
     }
     // One measure of the width for all the boots' pictures (the body is in the page, open).
     const width = body.clientWidth || 1000;
@@ -596,7 +655,9 @@
     const detail = h("p", {
       class: "mark-detail",
       "aria-live": "polite",
-      text: "Point at or click a bar or mark for its details; drag across the picture to zoom in.",
+      text:
+        "Point at or click a bar or mark for its details (or focus the picture and use the " +
+        "arrow keys); drag across the picture to zoom in.",
     });
     const reset = h("button", {
       type: "button",
@@ -1019,6 +1080,35 @@
     };
   }
 
+  // A mark's shape, added to its group ``g`` at (mx, cy) of a plot from ``top`` to ``bottom``
+  // (``endX()``: where a mark that lasts ends); the layer it is drawn in. The legend draws
+  // its samples with it, so that they look like the marks.
+  function markShape(g, m, mx, cy, top, bottom, endX) {
+    if (VERTICAL.has(m.kind)) {
+      g.appendChild(s("line", { x1: mx, x2: mx, y1: top, y2: bottom }));
+      g.appendChild(s("path", { d: `M${mx - 5} ${bottom + 1}l5 -7l5 7z` }));
+      return "lines";
+    }
+    if (m.kind === "sleep" || (m.end_ms != null && m.end_ms > m.start_ms)) {
+      const ex = endX();
+      g.appendChild(s("rect", { x: mx, y: cy - 3, width: Math.max(2, ex - mx), height: 6, rx: 1 }));
+      return m.bad ? "bad" : "spans";
+    }
+    if (m.kind === "http" || m.kind === "config_drive") {
+      if (m.fault || m.bad) g.appendChild(s("path", { d: `M${mx} ${cy - 5}l5 5l-5 5l-5 -5z` }));
+      else g.appendChild(s("circle", { cx: mx, cy, r: 3.5 }));
+    } else if (m.kind === "os") {
+      g.appendChild(s("circle", { cx: mx, cy, r: 2.5 }));
+    } else if (m.kind === "dhcp" || m.kind === "provisioning") {
+      g.appendChild(s("rect", { x: mx - 3.5, y: cy - 3.5, width: 7, height: 7 }));
+    } else if (m.kind === "script") {
+      g.appendChild(s("path", { d: `M${mx - 4} ${cy + 4}l4 -8l4 8z` }));
+    } else {
+      g.appendChild(s("path", { d: `M${mx} ${cy - 4}l4 4l-4 4l-4 -4z` }));
+    }
+    return m.bad ? "bad" : "points";
+  }
+
   function timeline(sc, boot, measured, domain, linear) {
     const id = String(sc.id);
     const phases = boot.phases || [];
@@ -1113,12 +1203,18 @@
       viewBox: `0 0 ${width} ${height}`,
       preserveAspectRatio: "xMinYMin meet",
       role: "group",
+      tabindex: 0,
       "aria-label":
         `Boot ${boot.number} timeline, virtual seconds ${secs(v0)} to ${secs(v1)}` +
-        (ordered ? ", events at the same instant spread out in the order they happened" : ""),
+        (ordered ? ", events at the same instant spread out in the order they happened" : "") +
+        ". The arrow keys move between its bars and marks in time order.",
       dataset: { boot: boot.number, axis: ordered ? "order" : "linear" },
     });
     root._scale = { u0, u1, width, plotW };
+    // What the arrow keys move between (see the keyboard's part): [start_ms, seq, element],
+    // put in time order on the first key press.
+    const items = [];
+    root._items = items;
     root.appendChild(
       tip(
         `Boot ${boot.number}: ${plural(phases.length, "phase")}, ` +
@@ -1265,7 +1361,7 @@
         if (!inside(p.start_ms, p.seq, p.end_ms, pEnd)) continue;
         if (p.outcome === "skipped") {
           const tx = x(p.start_ms, p.seq);
-          bars.appendChild(
+          const line = bars.appendChild(
             s(
               "line",
               {
@@ -1280,6 +1376,7 @@
               tip(`${p.plugin} skipped${p.reason ? ": " + p.reason : ""} at ${secs(p.start_ms)}`),
             ),
           );
+          items.push([p.start_ms, p.seq, line]);
           continue;
         }
         const row = lane.rowByKey.get(p.plugin);
@@ -1292,7 +1389,7 @@
           span(p.start_ms, p.end_ms),
           p.error ? `error: ${p.error}` : null,
         ];
-        bars.appendChild(
+        const bar = bars.appendChild(
           s(
             "rect",
             {
@@ -1308,13 +1405,14 @@
             tip(info.filter(Boolean).join(" · ")),
           ),
         );
+        items.push([p.start_ms, p.seq, bar]);
       }
       for (const pr of ph.probes || []) {
         const prFrom = pr.start_seq == null ? ph.start_seq : pr.start_seq;
         if (!inside(pr.start_ms, prFrom, pr.end_ms, pr.seq)) continue;
         const row = lane.rowByKey.get("probe:" + pr.service);
         const px = x(pr.start_ms, prFrom);
-        bars.appendChild(
+        const probeBar = bars.appendChild(
           s(
             "rect",
             {
@@ -1334,6 +1432,7 @@
             ),
           ),
         );
+        items.push([pr.start_ms, prFrom == null ? pr.seq : prFrom, probeBar]);
       }
     }
     root.appendChild(bars);
@@ -1350,6 +1449,7 @@
     const points = s("g", { class: "marks points" });
     const bad = s("g", { class: "marks bad-marks" });
     const lines = s("g", { class: "marks lines" });
+    const layers = { spans, points, lines, bad };
     const seen = new Set();
     for (const m of marks) {
       const mEnd = m.end_seq == null ? m.seq : m.end_seq;
@@ -1372,30 +1472,10 @@
       else if (m.phase) words.push(m.phase);
       if (m.fault) words.push(`injected fault: ${m.fault}`);
       const g = s("g", attrs, tip(words.join(" · ")));
-      let layer = m.bad ? bad : points;
-      if (VERTICAL.has(m.kind)) {
-        g.appendChild(s("line", { x1: mx, x2: mx, y1: PAD_TOP, y2: plotBottom }));
-        g.appendChild(s("path", { d: `M${mx - 5} ${plotBottom + 1}l5 -7l5 7z` }));
-        layer = lines;
-      } else if (m.kind === "sleep" || (m.end_ms != null && m.end_ms > m.start_ms)) {
-        const ex = endX(m.end_ms == null ? m.start_ms : m.end_ms, mEnd);
-        g.appendChild(
-          s("rect", { x: mx, y: cy - 3, width: Math.max(2, ex - mx), height: 6, rx: 1 }),
-        );
-        layer = m.bad ? bad : spans;
-      } else if (m.kind === "http" || m.kind === "config_drive") {
-        if (m.fault || m.bad) g.appendChild(s("path", { d: `M${mx} ${cy - 5}l5 5l-5 5l-5 -5z` }));
-        else g.appendChild(s("circle", { cx: mx, cy, r: 3.5 }));
-      } else if (m.kind === "os") {
-        g.appendChild(s("circle", { cx: mx, cy, r: 2.5 }));
-      } else if (m.kind === "dhcp" || m.kind === "provisioning") {
-        g.appendChild(s("rect", { x: mx - 3.5, y: cy - 3.5, width: 7, height: 7 }));
-      } else if (m.kind === "script") {
-        g.appendChild(s("path", { d: `M${mx - 4} ${cy + 4}l4 -8l4 8z` }));
-      } else {
-        g.appendChild(s("path", { d: `M${mx} ${cy - 4}l4 4l-4 4l-4 -4z` }));
-      }
-      layer.appendChild(g);
+      const mEndX = () => endX(m.end_ms == null ? m.start_ms : m.end_ms, mEnd);
+      const layer = markShape(g, m, mx, cy, PAD_TOP, plotBottom, mEndX);
+      layers[layer].appendChild(g);
+      items.push([m.start_ms, m.seq, g]);
     }
     root.appendChild(spans);
     root.appendChild(points);
@@ -1457,11 +1537,12 @@
     if (svg && svg.parentNode && svg.parentNode._zoom) svg.parentNode._zoom(null);
   });
 
-  // Hover or click on anything with a <title> in a timeline: its text below the picture.
-  function describe(bootEl, target) {
-    const line = bootEl.querySelector(".mark-detail");
+  // Hover, click or the arrow keys on anything with a <title> in a timeline: its text below
+  // the picture (an aria-live line: said when the keys move to it).
+  function describe(bootEl, target, prefix) {
+    const line = bootEl && bootEl.querySelector(".mark-detail");
     const title = target.querySelector(":scope > title");
-    if (line && title) line.textContent = title.textContent;
+    if (line && title) line.textContent = (prefix || "") + title.textContent;
   }
 
   function timelineTarget(ev) {
@@ -1476,24 +1557,153 @@
     if (target) describe(target.closest(".boot"), target);
   });
 
+  // A mark clicked (or chosen with Enter): it and its rows in the tables are highlighted.
+  function selectItem(target) {
+    const section = target.closest("section.scenario");
+    if (target.classList.contains("mark") && section) {
+      for (const old of section.querySelectorAll(".highlight")) old.classList.remove("highlight");
+      target.classList.add("highlight");
+      const seq = Number(target.dataset.seq);
+      for (const row of section.querySelectorAll(`tr[data-seq="${seq}"]`)) {
+        row.classList.add("highlight");
+      }
+    }
+  }
+
   document.addEventListener("click", (ev) => {
     const target = timelineTarget(ev);
     if (target) {
-      const section = target.closest("section.scenario");
-      if (target.classList.contains("mark") && section) {
-        for (const old of section.querySelectorAll(".highlight")) old.classList.remove("highlight");
-        target.classList.add("highlight");
-        const seq = Number(target.dataset.seq);
-        for (const row of section.querySelectorAll(`tr[data-seq="${seq}"]`)) {
-          row.classList.add("highlight");
-        }
-      }
+      selectItem(target);
       describe(target.closest(".boot"), target);
       return;
     }
     const row = ev.target.closest && ev.target.closest(".os-table tr[data-seq]");
     if (row) showEvent(row.closest("section.scenario"), Number(row.dataset.seq));
   });
+
+  // Keyboard: each timeline is one tab stop; the arrow keys move between its bars and marks in
+  // time order (Home, End: the first and the last; Page Up, Page Down: ten at a time), the
+  // line under the picture says which (aria-live), Enter or Space selects it as a click does.
+  // The items are listed as the picture is drawn and sorted once, on the first key press.
+  function timelineItems(svg) {
+    if (!svg._sorted) {
+      svg._items.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      svg._sorted = true;
+    }
+    return svg._items;
+  }
+
+  function focusItem(svg, index) {
+    const items = timelineItems(svg);
+    if (!items.length) return;
+    const at = Math.max(0, Math.min(items.length - 1, index));
+    if (svg._focus != null) items[svg._focus][2].classList.remove("kb-focus");
+    svg._focus = at;
+    const target = items[at][2];
+    target.classList.add("kb-focus");
+    describe(svg.closest(".boot"), target, `${at + 1} of ${items.length}: `);
+  }
+
+  const KEY_STEP = { ArrowRight: 1, ArrowLeft: -1, PageDown: 10, PageUp: -10 };
+
+  document.addEventListener("keydown", (ev) => {
+    if (ev.altKey || ev.ctrlKey || ev.metaKey || !ev.target.closest) return;
+    const svg = ev.target.closest("svg.boot-timeline");
+    if (!svg || !svg._items) return;
+    const at = svg._focus;
+    const last = svg._items.length - 1;
+    if (ev.key in KEY_STEP) {
+      const step = KEY_STEP[ev.key];
+      focusItem(svg, at == null ? (step > 0 ? 0 : last) : at + step);
+    } else if (ev.key === "Home" || ev.key === "End") {
+      focusItem(svg, ev.key === "Home" ? 0 : last);
+    } else if ((ev.key === "Enter" || ev.key === " ") && at != null) {
+      selectItem(svg._items[at][2]);
+    } else {
+      return;
+    }
+    ev.preventDefault();
+  });
+
+  // --- the legend ---------------------------------------------------------------------------
+  //
+  // Bars as swatches; marks drawn by the timeline's own markShape, so that they look alike.
+  // Each mark entry names the kinds it stands for (data-kinds): every kind the timeline
+  // draws has one.
+  const LEGEND_BARS = [
+    ["sw-done", "plugin done"],
+    ["sw-next-boot", "plugin: next boot"],
+    ["sw-failed", "plugin failed"],
+    ["sw-interrupted", "interrupted"],
+    ["sw-skipped", "skipped plugin"],
+    ["sw-probe", "service tried"],
+  ];
+  const LEGEND_MARKS = [
+    [
+      [{ kind: "http" }, { kind: "http", end: true }],
+      "HTTP request, drive search (bar: answer delayed)",
+      "http config_drive",
+    ],
+    [
+      [{ kind: "http", bad: true, fault: true }],
+      "fault / error (red)",
+      "",
+    ],
+    [[{ kind: "sleep", end: true }], "sleep", "sleep"],
+    [
+      [{ kind: "dhcp" }, { kind: "dhcp", end: true, bad: true }],
+      "DHCP, provisioning (red bar: DHCP unanswered till timeout)",
+      "dhcp provisioning",
+    ],
+    [[{ kind: "probe" }], "service result", "probe"],
+    [[{ kind: "script" }], "script", "script"],
+    [[{ kind: "os" }], "OS change", "os"],
+    [
+      [{ kind: "reboot" }, { kind: "hung", bad: true }],
+      "reboot, respawn, exit (red: crash, hang, loop)",
+      "reboot respawn exit extra_boot hung reboot_loop not_modelled",
+    ],
+    [[{ kind: "power_loss", bad: true }], "power cut", "power_loss"],
+  ];
+  const LEGEND_AXIS = [
+    ["sw-axis-time", "axis: time passing, to scale"],
+    ["sw-axis-order", "axis: one instant, in order"],
+  ];
+  const LAYER_CLASS = { spans: "spans", points: "points", lines: "lines", bad: "bad-marks" };
+
+  function legendGlyph(samples) {
+    const size = 16;
+    const width = samples.length * (size + 4) - 4;
+    const svg = s("svg", {
+      class: "legend-glyph",
+      width,
+      height: size,
+      viewBox: `0 0 ${width} ${size}`,
+      "aria-hidden": "true",
+      focusable: "false",
+    });
+    samples.forEach((sample, index) => {
+      const left = index * (size + 4);
+      const m = { kind: sample.kind, bad: !!sample.bad, start_ms: 0, end_ms: sample.end ? 1 : 0 };
+      const g = s("g", {
+        class: `mark mark-${token(m.kind)}${m.bad ? " bad" : ""}${sample.fault ? " fault" : ""}`,
+      });
+      const mx = sample.end ? left + 1 : left + size / 2;
+      const layer = markShape(g, m, mx, size / 2, 1, size - 5, () => left + size - 1);
+      svg.appendChild(s("g", { class: `marks ${LAYER_CLASS[layer]}` }, g));
+    });
+    return svg;
+  }
+
+  function fillLegend() {
+    const item = (swatch, text, kinds) =>
+      h("span", { class: "legend-item", dataset: kinds ? { kinds } : null }, swatch, text);
+    add(legend, [
+      LEGEND_BARS.map(([cls, text]) => item(h("i", { class: `sw ${cls}` }), text)),
+      LEGEND_MARKS.map(([samples, text, kinds]) => item(legendGlyph(samples), text, kinds)),
+      LEGEND_AXIS.map(([cls, text]) => item(h("i", { class: `sw ${cls}` }), text)),
+    ]);
+  }
 
   // --- explorations ------------------------------------------------------------------------
 
@@ -1537,16 +1747,18 @@
           h(
             "ul",
             { class: "findings", "aria-label": "Findings" },
-            findings.map((f) =>
-              h(
+            findings.map((f) => {
+              const li = h(
                 "li",
                 { class: `finding outcome-${token(f.outcome)}` },
                 h("strong", { text: f.id }),
                 ` ${f.outcome} at ${plural((f.cuts || []).length, "cut")}` +
                   ` (${(f.cuts || []).join(", ")})`,
                 f.known ? h("span", { class: "known", text: " known" }) : null,
-              ),
-            ),
+              );
+              li._finding = f;
+              return li;
+            }),
           ),
         );
       }
@@ -1581,19 +1793,29 @@
           row.appendChild(h("td", { class: "empty" }));
           continue;
         }
+        // A cut whose run the report does not hold (explored without keeping the runs):
+        // its colour as plain text, saying why, nothing to click or focus.
+        const kept = c.run != null && byId.has(String(c.run));
+        const missing = "its run is not in this report (the exploration did not keep it)";
         row.appendChild(
           h(
             "td",
             {
-              class: `cut outcome-${token(o)}`,
-              title: words.join("\n"),
-              dataset: { outcome: o, run: c.run == null ? "" : c.run, index: c.index },
+              class: `cut outcome-${token(o)}${kept ? "" : " no-run"}`,
+              title: kept ? words.join("\n") : [...words, missing].join("\n"),
+              dataset: { outcome: o, run: kept ? c.run : "", index: c.index },
             },
-            h("button", {
-              type: "button",
-              class: "cut-button",
-              "aria-label": `${words.slice(0, 3).join(", ")}: open its run`,
-            }),
+            kept
+              ? h("button", {
+                  type: "button",
+                  class: "cut-button",
+                  "aria-label": `${words.slice(0, 3).join(", ")}: open its run`,
+                })
+              : h(
+                  "span",
+                  { class: "cut-static" },
+                  h("span", { class: "visually-hidden", text: `${words[0]}: ${missing}` }),
+                ),
           ),
         );
       }
@@ -1670,6 +1892,7 @@
     for (const block of app.querySelectorAll("details.exploration[open]")) buildLazyDetails(block);
   }
 
+  fillLegend();
   const main = h("main", { class: "scenarios", "aria-label": "Scenarios" });
   for (const sc of listed) main.appendChild(makeSection(sc));
   add(app, main);
@@ -1723,9 +1946,33 @@
     if (openById(id)) history.replaceState(null, "", "#" + id);
   });
 
+  // The address names a scenario (#s1), or an item of its timeline: a mark (#s1-m45), a
+  // plugin run (#s1-p30), a probe (#s1-pr11), a row of its tables (#s1-os31, #s1-ev12).
+  const ITEM_ID = /^(.+)-(m|p|pr|os|ev)(\d+)$/;
+
   function fromHash() {
-    const id = decodeURIComponent(location.hash.slice(1));
-    if (id) openById(id);
+    let id;
+    try {
+      id = decodeURIComponent(location.hash.slice(1));
+    } catch {
+      return;
+    }
+    if (!id) return;
+    const item = byId.has(id) ? null : ITEM_ID.exec(id);
+    if (!item) {
+      if (openById(id)) return;
+      // An exploration's block (#explore-s0): opened, as a finding's link leads there.
+      const block = document.getElementById(id);
+      if (block && block.matches("details.exploration")) {
+        block.open = true;
+        buildLazyDetails(block);
+        block.scrollIntoView({ block: "start" });
+      }
+      return;
+    }
+    if (!byId.has(item[1]) || !openById(item[1])) return;
+    const section = sections.get(item[1]);
+    if (section) showEvent(section, Number(item[3]), id);
   }
   window.addEventListener("hashchange", fromHash);
   fromHash();
