@@ -423,12 +423,6 @@
     return found;
   }
 
-  function eventsOf(sc) {
-    if (Array.isArray(sc.events)) return sc.events;
-    if (sc.timeline && Array.isArray(sc.timeline.events)) return sc.timeline.events;
-    return null;
-  }
-
   // An explored scenario's failure line that is one of its findings ("<id> (cuts 3, 5)", as
   // the document names it): that finding and its exploration.
   function findingOf(sc, failure) {
@@ -605,13 +599,7 @@
       add(body, bootBlock(sc, boot, width));
       previous = boot;
     }
-    const events = eventsOf(sc);
-    if (events) {
-      add(
-        body,
-        lazyDetails(`All events (${events.length})`, "events", () => eventTable(sc, events)),
-      );
-    } else if (boots.length) {
+    if (boots.length) {
       const known = [...seqIndex(sc).values()].sort((a, b) => a.seq - b.seq);
       add(
         body,
@@ -793,43 +781,6 @@
           );
         }),
       ),
-    );
-  }
-
-  function eventTable(sc, events) {
-    const id = String(sc.id);
-    const skip = new Set(["seq", "boot", "t_ms", "kind"]);
-    const body = h("tbody");
-    for (const e of events) {
-      const fields = Object.keys(e)
-        .filter((k) => !skip.has(k))
-        .map((k) => `${k}=${JSON.stringify(e[k])}`)
-        .join(" ");
-      body.appendChild(
-        h(
-          "tr",
-          { id: `${id}-ev${e.seq}`, dataset: { seq: e.seq } },
-          h("td", { class: "num", text: e.seq }),
-          h("td", { class: "num", text: e.boot }),
-          h("td", { class: "num", text: secs(e.t_ms) }),
-          h("td", { text: e.kind }),
-          h("td", { class: "mono", text: fields }),
-        ),
-      );
-    }
-    return h(
-      "table",
-      { class: "data events-table" },
-      h(
-        "thead",
-        null,
-        h(
-          "tr",
-          null,
-          ["#", "Boot", "Time", "Kind", "Fields"].map((t) => h("th", { scope: "col", text: t })),
-        ),
-      ),
-      body,
     );
   }
 
